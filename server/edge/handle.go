@@ -1,0 +1,150 @@
+package edge
+
+import (
+	"context"
+	"errors"
+
+	"softland/server/protocol"
+	"softland/server/room"
+)
+
+// handle carries out one decoded request and answers it. It runs on the
+// reader goroutine, so a phone's requests are handled one at a time, in order.
+func (c *conn) handle(msg any) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
+	defer cancel()
+	switch m := msg.(type) {
+	case *protocol.Ping:
+		c.send(&protocol.Pong{Header: protocol.Header{Type: protocol.TypePong, ID: m.ID}})
+		return
+	case *protocol.Bye:
+		c.bye = true
+		c.ack(m.ID, "")
+		return
+	case *protocol.Create:
+		c.admit(m.ID, "", func() (*room.Admission, error) {
+			return c.s.rooms.Create(ctx, m.JoinKeyHash)
+		})
+		return
+	case *protocol.Join:
+		c.admit(m.ID, m.Room, func() (*room.Admission, error) {
+			return c.s.rooms.Join(ctx, m.Room, m.JoinKey)
+		})
+		return
+	case *protocol.Resume:
+		c.admit(m.ID, m.Room, func() (*room.Admission, error) {
+			return c.s.rooms.Resume(ctx, m.Room, m.Device, m.Epoch, m.Offset)
+		})
+		return
+	}
+
+	id := headerID(msg)
+	if !c.authed.Load() {
+		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join or resume first"})
+		return
+	}
+	rooms, mem := c.s.rooms, c.member
+	var (
+		err    error
+		round  string
+		offset uint64
+	)
+	switch m := msg.(type) {
+	case *protocol.RoundOpen:
+		round, offset, err = rooms.OpenRound(ctx, mem)
+	case *protocol.Submit:
+		offset, err = rooms.Submit(ctx, mem, m.Round, m.Tokens)
+	case *protocol.RoundClose:
+		offset, err = rooms.CloseRound(ctx, mem, m.Round)
+	case *protocol.Pause:
+		offset, err = rooms.Pause(ctx, mem)
+	case *protocol.Unpause:
+		offset, err = rooms.Unpause(ctx, mem)
+	case *protocol.Announce:
+		offset, err = rooms.Announce(ctx, mem, m.Blob)
+	case *protocol.Settings:
+		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
+	case *protocol.Debrief:
+		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
+	case *protocol.Erase:
+		// The erased event and close 4000 are the answer; the room is gone.
+		err = rooms.Erase(ctx, mem)
+		if err == nil {
+			return
+		}
+	}
+	switch {
+	case errors.Is(err, room.ErrReplaced):
+		c.refuse(id, err)
+		c.queue(outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
+	case err != nil:
+		c.refuse(id, err)
+	default:
+		c.ackAfter(id, round, offset)
+	}
+}
+
+// admit creates, joins or resumes. The subscription starts before the store
+// is asked, so no event can fall between the welcome and the live stream; the
+// writer drops what the welcome already covered.
+func (c *conn) admit(id, roomID string, do func() (*room.Admission, error)) {
+	if c.authed.Load() {
+		c.refuse(id, &room.Error{Code: protocol.CodeAlreadyInRoom, Msg: "this socket is already in a room"})
+		return
+	}
+	var unsub func()
+	if roomID != "" {
+		unsub = c.s.rooms.Store().Subscribe(roomID, c.deliver)
+	}
+	a, err := do()
+	if err != nil {
+		if unsub != nil {
+			unsub()
+		}
+		c.refuse(id, err)
+		if room.IsRefusal(err) {
+			c.queue(outItem{close: closeAuthFailed, closeMsg: room.Code(err)})
+		}
+		return
+	}
+	if unsub == nil {
+		unsub = c.s.rooms.Store().Subscribe(a.Member.Room, c.deliver)
+	}
+	c.member, c.unsub = a.Member, unsub
+	c.roomLog.Store(logID(a.Member.Room))
+	c.authed.Store(true)
+	c.s.claimSeat(c)
+	a.Welcome.ID = id
+	c.s.log.Info("ws admitted", "room", c.logID(), "seat", a.Member.Seat)
+	c.queue(outItem{welcome: a})
+}
+
+func (c *conn) ack(id, round string) { c.ackAfter(id, round, 0) }
+
+// ackAfter queues an ack that the writer holds back until the phone has been
+// sent every event up to offset.
+func (c *conn) ackAfter(id, round string, offset uint64) {
+	b, err := protocol.Marshal(&protocol.Ack{Header: protocol.Header{ID: id}, Round: round, Offset: offset})
+	if err != nil {
+		return
+	}
+	c.queue(outItem{frame: b, after: offset})
+}
+
+// refuse answers a request with an error frame. Refusals carry their own
+// code; anything else is a store failure, logged and reported as unavailable.
+func (c *conn) refuse(id string, err error) {
+	var re *room.Error
+	if !errors.As(err, &re) {
+		c.s.log.Warn("request failed", "room", c.logID(), "err", err)
+		re = &room.Error{Code: protocol.CodeUnavailable, Msg: "the room could not be reached; try again"}
+	}
+	c.send(&protocol.Error{Header: protocol.Header{Type: protocol.TypeError, ID: id}, Code: re.Code, Message: re.Msg})
+}
+
+func headerID(msg any) string {
+	if h, ok := msg.(interface{ RequestID() string }); ok {
+		return h.RequestID()
+	}
+	return ""
+}

@@ -1,0 +1,258 @@
+// Package edge is Softland's network edge: the HTTP routes (the embedded web
+// app, /ws, /healthz, /readyz) and one goroutine-disciplined WebSocket
+// connection per phone. It owns no room logic: every request becomes a call on
+// a room.Service, and every event a room logs reaches the phone through the
+// store's subscription, in offset order, with gaps filled from the store.
+package edge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"softland/server/room"
+)
+
+// Defaults for Config. Tests shrink them.
+const (
+	DefaultAuthTimeout  = 10 * time.Second
+	DefaultPingInterval = 25 * time.Second
+	DefaultPingTimeout  = 15 * time.Second
+	DefaultWriteTimeout = 10 * time.Second
+	DefaultSendQueue    = 64
+	DefaultRate         = 20 // messages per second per socket, sustained
+	DefaultBurst        = 40
+	DefaultDrainTimeout = 10 * time.Second
+)
+
+// Config configures a Server. Zero values take the defaults.
+type Config struct {
+	Rooms *room.Service
+	// Static is the web app served at "/".
+	Static fs.FS
+	// Origins are extra host patterns (as in websocket.AcceptOptions) whose
+	// pages may open /ws. The server's own host is always allowed; phones
+	// using the Go client send no Origin and are allowed.
+	Origins []string
+	Logger  *slog.Logger
+
+	AuthTimeout  time.Duration // a socket must create, join or resume within this
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	WriteTimeout time.Duration
+	// SendQueue bounds the frames waiting for one phone. A phone that falls
+	// that far behind is disconnected (1008) rather than slowing its room; it
+	// resumes and loses nothing.
+	SendQueue int
+	// Rate and Burst limit the messages one socket may send.
+	Rate  float64
+	Burst int
+}
+
+// Server serves Softland's HTTP routes and WebSocket connections.
+type Server struct {
+	cfg   Config
+	rooms *room.Service
+	log   *slog.Logger
+	mux   *http.ServeMux
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	seats    map[seatKey]*conn // the live local connection of each seat
+	closing  bool
+	wg       sync.WaitGroup
+	shutdown chan struct{}
+}
+
+type seatKey struct {
+	room string
+	seat int
+}
+
+// New returns a Server for cfg.
+func New(cfg Config) *Server {
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:      cfg,
+		rooms:    cfg.Rooms,
+		log:      cfg.Logger,
+		conns:    make(map[*conn]struct{}),
+		seats:    make(map[seatKey]*conn),
+		shutdown: make(chan struct{}),
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /ws", s.serveWS)
+	s.mux.HandleFunc("GET /healthz", s.serveHealth)
+	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	if cfg.Static != nil {
+		s.mux.Handle("GET /", staticHandler(cfg.Static))
+	}
+	return s
+}
+
+// ServeHTTP routes a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// serveReady says whether this instance should get new phones: not while it
+// drains, and not while its store is unreachable.
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.rooms.Store().Ping(ctx); err != nil {
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		OriginPatterns:  s.cfg.Origins,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		// Accept has already answered (403 for a foreign Origin, 400 or 426
+		// for a request that is not a WebSocket upgrade).
+		s.log.Info("ws refused", "reason", "upgrade")
+		return
+	}
+	c := newConn(s, ws)
+	if !s.track(c) {
+		ws.Close(websocket.StatusServiceRestart, "service restart")
+		return
+	}
+	defer s.untrack(c)
+	c.run()
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	if c.member.Room != "" {
+		k := seatKey{c.member.Room, c.member.Seat}
+		if s.seats[k] == c {
+			delete(s.seats, k)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// claimSeat makes c the local connection of its seat, closing an older local
+// one: a phone that reconnects before its old socket timed out must not leave
+// two sockets speaking for one seat.
+func (s *Server) claimSeat(c *conn) {
+	k := seatKey{c.member.Room, c.member.Seat}
+	s.mu.Lock()
+	old := s.seats[k]
+	s.seats[k] = c
+	s.mu.Unlock()
+	if old != nil && old != c {
+		old.fail(closeReplaced, "replaced by a newer connection")
+	}
+}
+
+// Conns returns the number of open WebSocket connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown stops accepting sockets, closes every open one with 1012 (service
+// restart) so phones reconnect, possibly to another instance, and waits for
+// them to finish or for ctx to end.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		close(s.shutdown)
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.fail(websocket.StatusServiceRestart, "service restart")
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// logID is the only form of a room id that reaches a log: a short one-way
+// hash, enough to follow one room through the lines, useless to find it.
+func logID(room string) string {
+	if room == "" {
+		return "-"
+	}
+	sum := sha256.Sum256([]byte("softland log " + room))
+	return hex.EncodeToString(sum[:6])
+}

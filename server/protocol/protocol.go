@@ -1,0 +1,374 @@
+// Package protocol is the one definition of Softland's wire format: every
+// message a phone and the server exchange over the /ws WebSocket, the error and
+// close codes, and the limits both sides enforce. The server, the Go client and
+// the tests all import it, so the two ends cannot drift; docs/protocol.md is the
+// same contract written out for people who write other clients.
+//
+// Every frame is one UTF-8 JSON object in a text message. Every object carries
+// "v" (the protocol version, Version) and "type". Requests may carry an "id"
+// chosen by the phone; the direct answer to a request (Ack or Error) echoes it.
+package protocol
+
+import "encoding/json"
+
+// Version is the protocol version. A frame with any other "v" is refused with
+// CodeVersion, so an old phone learns it must reload instead of misbehaving.
+const Version = 1
+
+// Limits. They are part of the contract: a phone that respects them is never
+// refused for size.
+const (
+	// MaxFrameBytes is the largest frame the server reads. A larger one closes
+	// the socket with CloseTooBig (1009).
+	MaxFrameBytes = 32 << 10
+	// TokenSetSize is the exact number of tokens in every submission: real
+	// tokens padded with random decoys, so the server cannot tell how many
+	// suggestions a phone really accepts.
+	TokenSetSize = 64
+	// TokenLen is the length of one token: 32 bytes in unpadded base64url.
+	TokenLen = 43
+	// MaxRank bounds a token's rank (0 is the most wanted).
+	MaxRank = 255
+	// MaxBlobLen bounds a sealed blob (base64url text), about 6 KiB of bytes.
+	MaxBlobLen = 8192
+	// MaxIDLen bounds a request id chosen by a phone.
+	MaxIDLen = 64
+)
+
+// Client-to-server message types.
+const (
+	TypeCreate     = "create"       // open a new room; Create
+	TypeJoin       = "join"         // take the second seat; Join
+	TypeResume     = "resume"       // come back to a seat; Resume
+	TypeRoundOpen  = "round.open"   // start a check-in round; RoundOpen
+	TypeSubmit     = "round.submit" // send (or replace) this seat's tokens; Submit
+	TypeRoundClose = "round.close"  // end the round; RoundClose
+	TypePause      = "pause"        // pause at once; Pause
+	TypeUnpause    = "unpause"      // lift this seat's pause; Unpause
+	TypeAnnounce   = "announce"     // relay a sealed announcement (space); Announce
+	TypeSettings   = "settings"     // replace the sealed shared settings; Settings
+	TypeDebrief    = "debrief"      // hand in this seat's sealed debrief; Debrief
+	TypeErase      = "erase"        // erase the room for both; Erase
+	TypePing       = "ping"         // application-level liveness; Ping
+	TypeBye        = "bye"          // leaving on purpose: partner sees "away"; Bye
+)
+
+// Server-to-client message types that are not events.
+const (
+	TypeWelcome = "welcome" // answer to create, join and resume; Welcome
+	TypeAck     = "ack"     // a request succeeded; Ack
+	TypeError   = "error"   // a request failed; Error
+	TypePong    = "pong"    // answer to ping; Pong
+)
+
+// Event kinds. An event is a server-to-client frame of type TypeEvent with an
+// offset; it is kept in the room's log and replayed on resume.
+const (
+	TypeEvent = "event"
+
+	KindPaired           = "paired"            // the second seat joined
+	KindPresence         = "presence"          // a seat's connection changed
+	KindRoundOpened      = "round.opened"      // a check-in round began
+	KindRoundSubmitted   = "round.submitted"   // a seat answered for the first time this round
+	KindRoundRevealed    = "round.revealed"    // the mutual suggestions changed
+	KindRoundClosed      = "round.closed"      // the round ended; its tokens are gone
+	KindPaused           = "paused"            // a seat paused
+	KindUnpaused         = "unpaused"          // a seat lifted its pause
+	KindAnnounced        = "announced"         // a sealed announcement
+	KindSettings         = "settings"          // new sealed shared settings
+	KindDebriefSubmitted = "debrief.submitted" // a seat handed in its debrief
+	KindDebriefReleased  = "debrief.released"  // both debriefs, to both, at once
+	KindErased           = "erased"            // the room is gone
+)
+
+// Presence states.
+const (
+	PresenceOnline       = "online"
+	PresenceReconnecting = "reconnecting" // the socket dropped without a goodbye
+	PresenceAway         = "away"         // the phone said bye or was never back
+)
+
+// Round close reasons.
+const (
+	ReasonClosed  = "closed"  // a seat closed it
+	ReasonExpired = "expired" // its window ended
+)
+
+// Error codes: the "code" of an Error frame. They are stable strings a client
+// may switch on; the message beside them is for people and may change.
+const (
+	CodeBadRequest       = "bad_request"  // not JSON, wrong field types, unknown or missing fields, bad sizes
+	CodeUnknownType      = "unknown_type" // a "type" this version does not know
+	CodeVersion          = "unsupported_version"
+	CodeNotAuthenticated = "not_authenticated" // a room request before create, join or resume
+	CodeAlreadyInRoom    = "already_in_room"   // create, join or resume on a socket that is already in a room
+	CodeNotFound         = "not_found"         // no such room (never existed, expired or erased)
+	CodeForbidden        = "forbidden"         // wrong join key or device token; or lifting another seat's pause
+	CodeRoomFull         = "room_full"         // both seats are taken
+	CodeInviteExpired    = "invite_expired"    // the pairing link is too old; create a new room
+	CodeNotPaired        = "not_paired"        // the action needs both seats
+	CodeNoRound          = "no_round"          // no open round
+	CodeStaleRound       = "stale_round"       // the round id is not the open round
+	CodeRoundOpen        = "round_open"        // a round is already open
+	CodeLimit            = "limit"             // too many submissions this round
+	CodeNotPaused        = "not_paused"        // this seat has no pause to lift
+	CodeDebriefClosed    = "debrief_closed"    // the debrief was already released, or its window ended
+	CodeRateLimited      = "rate_limited"      // too many messages; slow down
+	CodeUnavailable      = "unavailable"       // the store cannot be reached; retry
+	CodeInternal         = "internal"          // anything else
+)
+
+// Close codes beyond RFC 6455's. The standard ones Softland uses are 1000
+// (normal), 1001 (going away), 1008 (policy violation: too slow, flooding),
+// 1009 (frame too big), 1011 (internal error) and 1012 (service restart:
+// reconnect, possibly to another instance).
+const (
+	CloseErased      = 4000 // the room was erased; forget it
+	CloseReplaced    = 4001 // the same seat connected again elsewhere
+	CloseAuthFailed  = 4002 // create, join or resume failed; the Error frame before it says why
+	CloseAuthTimeout = 4008 // no create, join or resume in time
+)
+
+// Header is the part every frame shares. Servers decode it first to route the
+// frame, then decode the whole frame strictly into the type's struct.
+type Header struct {
+	V    int    `json:"v"`
+	Type string `json:"type"`
+	ID   string `json:"id,omitempty"`
+}
+
+// Create opens a room. The phone made a 256-bit secret, derived its join key
+// from it and sends only the join key's SHA-256, so the server can check the
+// partner's key later without ever holding it.
+type Create struct {
+	Header
+	JoinKeyHash string `json:"joinKeyHash"` // base64url(SHA-256(joinKey)), 43 chars
+}
+
+// Join takes the second seat with the join key derived from the link's secret.
+type Join struct {
+	Header
+	Room    string `json:"room"`
+	JoinKey string `json:"joinKey"` // base64url(joinKey), 43 chars
+}
+
+// Resume brings a seat back after sleep, a network change or a restart. Epoch
+// and Offset say what the phone has already seen; Offset 0 asks for a snapshot.
+type Resume struct {
+	Header
+	Room   string `json:"room"`
+	Device string `json:"device"` // the device token from Welcome
+	Epoch  string `json:"epoch,omitempty"`
+	Offset uint64 `json:"offset"`
+}
+
+// RoundOpen starts a check-in round. It fails with CodeRoundOpen while one is
+// open and CodeNotPaired before both seats are taken.
+type RoundOpen struct {
+	Header
+}
+
+// Token is one entry of a submission: an opaque 32-byte value and its rank.
+type Token struct {
+	T string `json:"t"` // base64url, TokenLen chars
+	R int    `json:"r"` // 0..MaxRank, lower is more wanted
+}
+
+// Submit sends or replaces this seat's token set for a round. Exactly
+// TokenSetSize entries with distinct tokens.
+type Submit struct {
+	Header
+	Round  string  `json:"round"`
+	Tokens []Token `json:"tokens"`
+}
+
+// RoundClose ends the open round for both seats.
+type RoundClose struct {
+	Header
+	Round string `json:"round"`
+}
+
+// Pause is the safety signal. It is never matched or questioned.
+type Pause struct {
+	Header
+}
+
+// Unpause lifts this seat's own pause.
+type Unpause struct {
+	Header
+}
+
+// Announce relays a sealed announcement (for example "I need 20 minutes of
+// space") to the partner. The server keeps the latest per seat for snapshots.
+type Announce struct {
+	Header
+	Blob string `json:"blob"`
+}
+
+// Settings replaces the couple's sealed shared settings (pause word, signal
+// words). The latest one is kept for snapshots.
+type Settings struct {
+	Header
+	Blob string `json:"blob"`
+}
+
+// Debrief hands in this seat's sealed debrief for a round. Both debriefs are
+// released together once both are in; until then neither seat sees the other's.
+// A seat may replace its debrief until the release.
+type Debrief struct {
+	Header
+	Round string `json:"round"`
+	Blob  string `json:"blob"`
+}
+
+// Erase deletes the room and everything in it, for both seats, at once.
+type Erase struct {
+	Header
+}
+
+// Ping asks for a Pong. Browsers cannot send WebSocket pings, so this is how a
+// web app notices a dead socket.
+type Ping struct {
+	Header
+}
+
+// Bye says the phone is leaving on purpose; the partner sees "away" rather
+// than "reconnecting".
+type Bye struct {
+	Header
+}
+
+// Welcome answers create, join and resume. Exactly one of Snapshot and Replay
+// describes how the phone catches up: with Snapshot it replaces its state; with
+// Replay it applies the listed events, which are exactly those after its offset
+// (possibly none).
+type Welcome struct {
+	Header
+	Room     string    `json:"room"`
+	Seat     int       `json:"seat"`             // 1 (created) or 2 (joined)
+	Device   string    `json:"device,omitempty"` // only on create and join: keep it to resume
+	Epoch    string    `json:"epoch"`
+	Offset   uint64    `json:"offset"` // the room's latest offset at this moment
+	Snapshot *Snapshot `json:"snapshot,omitempty"`
+	Replay   []Event   `json:"replay,omitempty"`
+	// InviteExpiresAt is when the join link stops working while seat 2 is free.
+	InviteExpiresAt int64 `json:"inviteExpiresAt,omitempty"`
+}
+
+// Snapshot is the whole state a phone needs, as of Welcome.Offset.
+type Snapshot struct {
+	Paired   bool           `json:"paired"`
+	Presence [2]string      `json:"presence"` // seat 1, seat 2
+	Paused   [2]bool        `json:"paused"`   // seat 1, seat 2
+	Round    *RoundState    `json:"round,omitempty"`
+	Settings *Sealed        `json:"settings,omitempty"`
+	Announce [2]*Sealed     `json:"announce"` // latest announcement per seat
+	Debriefs []DebriefState `json:"debriefs"` // rounds whose debrief window is open
+}
+
+// RoundState is an open round as seen in a snapshot.
+type RoundState struct {
+	Round     string   `json:"round"`
+	By        int      `json:"by"`
+	ClosesAt  int64    `json:"closesAt"` // Unix milliseconds
+	Submitted [2]bool  `json:"submitted"`
+	Reveal    []string `json:"reveal"` // the current mutual tokens, best first
+	Rev       int      `json:"rev"`    // how many reveals this round has had
+}
+
+// DebriefState is one round's debrief as seen in a snapshot.
+type DebriefState struct {
+	Round     string   `json:"round"`
+	Until     int64    `json:"until"` // Unix milliseconds
+	Submitted [2]bool  `json:"submitted"`
+	Released  []string `json:"released,omitempty"` // seat 1's and seat 2's blobs once both are in
+}
+
+// Sealed is an opaque blob and the seat that sent it.
+type Sealed struct {
+	Seat int    `json:"seat"`
+	Blob string `json:"blob"`
+}
+
+// Event is a logged room event. Offsets are consecutive within an epoch: a
+// phone that sees a gap asks to resume. Only the fields of the event's kind are
+// set.
+type Event struct {
+	V      int    `json:"v"`
+	Type   string `json:"type"` // always TypeEvent
+	Epoch  string `json:"epoch"`
+	Offset uint64 `json:"offset"`
+	Kind   string `json:"kind"`
+	At     int64  `json:"at"` // Unix milliseconds
+	// Seat is the seat the event is about (who paused, who submitted, ...).
+	Seat int `json:"seat,omitempty"`
+	// Presence is set on KindPresence.
+	Presence string `json:"presence,omitempty"`
+	// Round is set on round and debrief events.
+	Round    string `json:"round,omitempty"`
+	ClosesAt int64  `json:"closesAt,omitempty"` // KindRoundOpened
+	// Reveal is the ordered mutual tokens (KindRoundRevealed), the same bytes
+	// for both seats; Rev counts reveals within the round.
+	Reveal []string `json:"reveal,omitempty"`
+	Rev    int      `json:"rev,omitempty"`
+	Reason string   `json:"reason,omitempty"` // KindRoundClosed
+	// Blob is a sealed payload (KindAnnounced, KindSettings).
+	Blob string `json:"blob,omitempty"`
+	// Blobs are both debriefs, seat 1's first (KindDebriefReleased).
+	Blobs []string `json:"blobs,omitempty"`
+	// Until is the end of the debrief window (KindRoundOpened, KindRoundClosed).
+	Until int64 `json:"until,omitempty"`
+}
+
+// Ack answers a request that succeeded. It is sent only after every event
+// the request caused (up to Offset) has been sent on the same socket, so a
+// phone that sees the ack has already seen the effect.
+type Ack struct {
+	Header
+	// Offset is the room's offset once the request was applied (0 for
+	// requests that change no room: ping, bye).
+	Offset uint64 `json:"offset,omitempty"`
+	// Round is the new round's id on an ack of round.open.
+	Round string `json:"round,omitempty"`
+}
+
+// Error answers a request that failed. The socket stays open unless the code
+// is an authentication failure, which is followed by CloseAuthFailed.
+type Error struct {
+	Header
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Pong answers Ping.
+type Pong struct {
+	Header
+}
+
+// Marshal encodes a server or client frame. It fills in the version (and, for
+// server frames, the type) so no caller can forget them.
+func Marshal(v any) ([]byte, error) {
+	switch m := v.(type) {
+	case *Event:
+		m.V, m.Type = Version, TypeEvent
+	case *Welcome:
+		m.V, m.Type = Version, TypeWelcome
+	case *Ack:
+		m.V, m.Type = Version, TypeAck
+	case *Error:
+		m.V, m.Type = Version, TypeError
+	case *Pong:
+		m.V, m.Type = Version, TypePong
+	case interface{ header() *Header }:
+		m.header().V = Version
+	}
+	return json.Marshal(v)
+}
+
+func (h *Header) header() *Header { return h }
+
+// SetID sets the request id; clients use it to number their requests.
+func (h *Header) SetID(id string) { h.ID = id }
+
+// RequestID returns the id the phone chose for a request.
+func (h *Header) RequestID() string { return h.ID }

@@ -1,0 +1,31 @@
+package room
+
+import "softland/server/protocol"
+
+// Clone returns a deep copy, so a store can hand an update function a state it
+// may change freely and throw away if the function refuses.
+func (st *State) Clone() *State {
+	c := *st
+	if st.Round != nil {
+		r := *st.Round
+		for i := range r.Tokens {
+			if r.Tokens[i] != nil {
+				r.Tokens[i] = append([]protocol.Token(nil), r.Tokens[i]...)
+			}
+		}
+		r.Reveal = append([]string(nil), r.Reveal...)
+		c.Round = &r
+	}
+	if st.Settings != nil {
+		s := *st.Settings
+		c.Settings = &s
+	}
+	for i, a := range st.Announce {
+		if a != nil {
+			a2 := *a
+			c.Announce[i] = &a2
+		}
+	}
+	c.Debriefs = append([]Debrief(nil), st.Debriefs...)
+	return &c
+}

@@ -1,0 +1,158 @@
+package room
+
+import (
+	"sort"
+
+	"softland/server/protocol"
+)
+
+// State is everything the server keeps about one room. It is plain data so a
+// store can serialise it whole (the Redis store keeps it as one JSON value and
+// commits it with a compare-and-set on Version). It holds no secret in the
+// clear: the join key and device tokens only as hashes, everything personal
+// only as sealed blobs, and round tokens only while the round is open.
+type State struct {
+	ID      string `json:"id"`
+	Epoch   string `json:"epoch"`
+	Version uint64 `json:"version"` // bumped by the store on every save
+	Offset  uint64 `json:"offset"`  // offset of the last logged event
+
+	CreatedAt int64 `json:"createdAt"` // Unix ms
+	// JoinKeyHash is SHA-256 of the join key, kept only until seat 2 is taken.
+	JoinKeyHash     string `json:"joinKeyHash,omitempty"`
+	InviteExpiresAt int64  `json:"inviteExpiresAt"`
+
+	Seats    [2]Seat             `json:"seats"`
+	Paused   [2]bool             `json:"paused"`
+	Round    *Round              `json:"round,omitempty"`
+	Settings *protocol.Sealed    `json:"settings,omitempty"`
+	Announce [2]*protocol.Sealed `json:"announce"`
+	Debriefs []Debrief           `json:"debriefs,omitempty"`
+}
+
+// Seat is one partner's device.
+type Seat struct {
+	Taken bool `json:"taken"`
+	// DeviceHash is SHA-256 of the device token; the token itself is only on
+	// the phone.
+	DeviceHash string `json:"deviceHash,omitempty"`
+	Presence   string `json:"presence"`
+	// Gen counts the seat's connections. A connection remembers the Gen it got,
+	// so a stale socket that closes late cannot mark a reconnected seat away,
+	// and cannot act for it.
+	Gen uint64 `json:"gen"`
+}
+
+// Round is an open check-in round.
+type Round struct {
+	ID       string `json:"id"`
+	By       int    `json:"by"`
+	OpenedAt int64  `json:"openedAt"`
+	ClosesAt int64  `json:"closesAt"`
+	// Tokens are each seat's latest submission; nil until the seat answers.
+	Tokens  [2][]protocol.Token `json:"tokens"`
+	Submits [2]int              `json:"submits"`
+	Reveal  []string            `json:"reveal,omitempty"`
+	Rev     int                 `json:"rev"`
+}
+
+// Debrief is one round's pair of sealed debriefs, held until both are in.
+type Debrief struct {
+	Round    string    `json:"round"`
+	Until    int64     `json:"until"`
+	Blobs    [2]string `json:"blobs"`
+	Released bool      `json:"released"`
+}
+
+// Paired reports whether both seats are taken.
+func (st *State) Paired() bool { return st.Seats[0].Taken && st.Seats[1].Taken }
+
+// Snapshot is the state a phone sees: no hashes, no tokens, only the reveal.
+func (st *State) Snapshot() *protocol.Snapshot {
+	s := &protocol.Snapshot{
+		Paired:   st.Paired(),
+		Presence: [2]string{st.Seats[0].Presence, st.Seats[1].Presence},
+		Paused:   st.Paused,
+		Settings: st.Settings,
+		Announce: st.Announce,
+		Debriefs: []protocol.DebriefState{},
+	}
+	if r := st.Round; r != nil {
+		s.Round = &protocol.RoundState{
+			Round:     r.ID,
+			By:        r.By,
+			ClosesAt:  r.ClosesAt,
+			Submitted: [2]bool{r.Tokens[0] != nil, r.Tokens[1] != nil},
+			Reveal:    append([]string{}, r.Reveal...),
+			Rev:       r.Rev,
+		}
+	}
+	for _, d := range st.Debriefs {
+		ds := protocol.DebriefState{
+			Round:     d.Round,
+			Until:     d.Until,
+			Submitted: [2]bool{d.Blobs[0] != "", d.Blobs[1] != ""},
+		}
+		if d.Released {
+			ds.Released = []string{d.Blobs[0], d.Blobs[1]}
+		}
+		s.Debriefs = append(s.Debriefs, ds)
+	}
+	return s
+}
+
+// Intersect returns the tokens both seats submitted, ordered by the sum of
+// their two ranks, at most k of them. Ties are broken by the tokens' bytes:
+// tokens are HMAC outputs, so that order is effectively random to the server
+// and carries nothing about unmatched wishes or submission order.
+func Intersect(a, b []protocol.Token, k int) []string {
+	rankA := make(map[string]int, len(a))
+	for _, t := range a {
+		rankA[t.T] = t.R
+	}
+	type match struct {
+		t     string
+		score int
+	}
+	var ms []match
+	for _, t := range b {
+		if r, ok := rankA[t.T]; ok {
+			ms = append(ms, match{t.T, r + t.R})
+		}
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if ms[i].score != ms[j].score {
+			return ms[i].score < ms[j].score
+		}
+		return ms[i].t < ms[j].t
+	})
+	if len(ms) > k {
+		ms = ms[:k]
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.t
+	}
+	return out
+}
+
+func (st *State) debrief(round string) *Debrief {
+	for i := range st.Debriefs {
+		if st.Debriefs[i].Round == round {
+			return &st.Debriefs[i]
+		}
+	}
+	return nil
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

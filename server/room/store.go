@@ -1,0 +1,56 @@
+package room
+
+import (
+	"context"
+	"errors"
+
+	"softland/server/protocol"
+)
+
+// ErrUnchanged may be returned by an update function to say there is nothing
+// to save. Update then returns the current state and no events, and no error.
+var ErrUnchanged = errors.New("room: unchanged")
+
+// Store keeps rooms and their event logs. It is the seam between the room
+// logic, which is the same everywhere, and where rooms live: memory for one
+// process, Redis for several instances sharing rooms.
+//
+// All methods are safe for concurrent use. Errors are *Error with CodeNotFound
+// for a missing room; any other error means the store could not be reached or
+// failed, and the caller reports CodeUnavailable.
+type Store interface {
+	// Create saves a new room whose State has Version 0 and no events.
+	Create(ctx context.Context, st *State) error
+
+	// Load returns the room's current state.
+	Load(ctx context.Context, id string) (*State, error)
+
+	// Update applies fn to the room's current state and, if fn returns nil,
+	// atomically saves the state (incrementing Version), appends the events fn
+	// returned to the log and publishes them to subscribers, then refreshes the
+	// room's expiry. fn's events already carry their epoch and offsets. fn may
+	// be called more than once when another writer raced it, so it must not
+	// have effects outside the state it is given. If fn returns ErrUnchanged,
+	// nothing is saved and Update returns the current state. Any other error
+	// from fn is returned as is.
+	Update(ctx context.Context, id string, fn func(st *State) ([]protocol.Event, error)) (*State, []protocol.Event, error)
+
+	// Since returns the logged events of epoch with offsets greater than after,
+	// in order. complete is false when the log no longer holds all of them (or
+	// the epoch differs): the caller must then fall back to a snapshot.
+	Since(ctx context.Context, id, epoch string, after uint64) (events []protocol.Event, complete bool, err error)
+
+	// Delete removes the room, its log and every other key of it at once.
+	// Deleting a missing room is not an error.
+	Delete(ctx context.Context, id string) error
+
+	// Subscribe calls deliver with every event appended to the room from now on,
+	// in offset order, until cancel is called. deliver must not block; it may be
+	// called from any goroutine. A store that can lose wake-ups (a broker
+	// reconnecting) may skip events: subscribers detect gaps by offset and
+	// fetch them with Since, so skipping loses nothing.
+	Subscribe(id string, deliver func(protocol.Event)) (cancel func())
+
+	// Ping reports whether the store can serve requests.
+	Ping(ctx context.Context) error
+}
