@@ -29,6 +29,7 @@ const (
 type conn struct {
 	s  *Server
 	ws *websocket.Conn
+	ip string // the client address per-address limits apply to
 
 	ctx    context.Context // ends when the connection is failing or done
 	cancel context.CancelFunc
@@ -64,12 +65,13 @@ type outItem struct {
 	closeMsg string
 }
 
-func newConn(s *Server, ws *websocket.Conn) *conn {
+func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	ws.SetReadLimit(protocol.MaxFrameBytes)
 	return &conn{
 		s:        s,
 		ws:       ws,
+		ip:       ip,
 		ctx:      ctx,
 		cancel:   cancel,
 		out:      make(chan outItem, s.cfg.SendQueue),

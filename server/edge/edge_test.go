@@ -650,3 +650,31 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestPerAddressCaps(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SocketsPerIP: 3, AdmitsPerIP: 2, AdmitsPer: time.Hour}})
+	t.Run("pairing attempts", func(t *testing.T) {
+		p := dial(t, srv)
+		p.create()
+		q := dial(t, srv)
+		q.create()
+		r := dial(t, srv)
+		r.send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
+		r.expectError(protocol.CodeRateLimited)
+		// Resuming is never limited: a phone on a flaky network gets back.
+		r.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: p.room, Device: p.device, Epoch: p.epoch})
+		r.expect(protocol.TypeWelcome)
+	})
+	t.Run("sockets", func(t *testing.T) {
+		srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SocketsPerIP: 3}})
+		for range 3 {
+			dial(t, srv).sync()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		defer cancel()
+		_, resp, err := websocket.Dial(ctx, srv.WSURL(), nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("fourth socket: %v %v", err, resp)
+		}
+	})
+}

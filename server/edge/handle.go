@@ -22,17 +22,17 @@ func (c *conn) handle(msg any) {
 		c.ack(m.ID, "")
 		return
 	case *protocol.Create:
-		c.admit(m.ID, "", func() (*room.Admission, error) {
+		c.admit(m.ID, "", true, func() (*room.Admission, error) {
 			return c.s.rooms.Create(ctx, m.JoinKeyHash)
 		})
 		return
 	case *protocol.Join:
-		c.admit(m.ID, m.Room, func() (*room.Admission, error) {
+		c.admit(m.ID, m.Room, true, func() (*room.Admission, error) {
 			return c.s.rooms.Join(ctx, m.Room, m.JoinKey)
 		})
 		return
 	case *protocol.Resume:
-		c.admit(m.ID, m.Room, func() (*room.Admission, error) {
+		c.admit(m.ID, m.Room, false, func() (*room.Admission, error) {
 			return c.s.rooms.Resume(ctx, m.Room, m.Device, m.Epoch, m.Offset)
 		})
 		return
@@ -87,9 +87,17 @@ func (c *conn) handle(msg any) {
 // admit creates, joins or resumes. The subscription starts before the store
 // is asked, so no event can fall between the welcome and the live stream; the
 // writer drops what the welcome already covered.
-func (c *conn) admit(id, roomID string, do func() (*room.Admission, error)) {
+//
+// pairing is true for create and join, whose attempts are limited per client
+// address; resume is not, so a phone on a flaky network always gets back.
+func (c *conn) admit(id, roomID string, pairing bool, do func() (*room.Admission, error)) {
 	if c.authed.Load() {
 		c.refuse(id, &room.Error{Code: protocol.CodeAlreadyInRoom, Msg: "this socket is already in a room"})
+		return
+	}
+	if pairing && !c.s.ips.admit(c.ip) {
+		c.s.log.Info("admit refused", "reason", "attempts per address")
+		c.refuse(id, &room.Error{Code: protocol.CodeRateLimited, Msg: "too many attempts to create or join a room; wait a little"})
 		return
 	}
 	var unsub func()

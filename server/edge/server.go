@@ -54,6 +54,15 @@ type Config struct {
 	// Rate and Burst limit the messages one socket may send.
 	Rate  float64
 	Burst int
+	// SocketsPerIP caps open sockets per client address (HTTP 429 beyond).
+	SocketsPerIP int
+	// AdmitsPerIP create or join attempts are allowed per AdmitsPer from one
+	// address; beyond that they are refused with rate_limited.
+	AdmitsPerIP int
+	AdmitsPer   time.Duration
+	// TrustProxy takes the client address from X-Forwarded-For; set it only
+	// behind a proxy that sets that header.
+	TrustProxy bool
 }
 
 // Server serves Softland's HTTP routes and WebSocket connections.
@@ -62,6 +71,7 @@ type Server struct {
 	rooms *room.Service
 	log   *slog.Logger
 	mux   *http.ServeMux
+	ips   *ipLimits
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -99,6 +109,15 @@ func New(cfg Config) *Server {
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultBurst
 	}
+	if cfg.SocketsPerIP <= 0 {
+		cfg.SocketsPerIP = DefaultSocketsPerIP
+	}
+	if cfg.AdmitsPerIP <= 0 {
+		cfg.AdmitsPerIP = DefaultAdmitsPerIP
+	}
+	if cfg.AdmitsPer <= 0 {
+		cfg.AdmitsPer = DefaultAdmitsPer
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -109,6 +128,7 @@ func New(cfg Config) *Server {
 		conns:    make(map[*conn]struct{}),
 		seats:    make(map[seatKey]*conn),
 		shutdown: make(chan struct{}),
+		ips:      newIPLimits(cfg.SocketsPerIP, cfg.AdmitsPerIP, cfg.AdmitsPer),
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /ws", s.serveWS)
@@ -156,6 +176,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	ip := clientIP(r, s.cfg.TrustProxy)
+	if !s.ips.openSocket(ip) {
+		s.log.Info("ws refused", "reason", "sockets per address")
+		http.Error(w, "too many connections from this address", http.StatusTooManyRequests)
+		return
+	}
+	defer s.ips.closeSocket(ip)
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.cfg.Origins,
 		CompressionMode: websocket.CompressionDisabled,
@@ -166,7 +193,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("ws refused", "reason", "upgrade")
 		return
 	}
-	c := newConn(s, ws)
+	c := newConn(s, ws, ip)
 	if !s.track(c) {
 		ws.Close(websocket.StatusServiceRestart, "service restart")
 		return

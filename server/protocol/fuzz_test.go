@@ -1,0 +1,71 @@
+package protocol_test
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"softland/server/protocol"
+)
+
+// FuzzDecodeRequest feeds arbitrary frames to the strict decoder. It must
+// never panic; what it accepts must survive a round trip unchanged; and what
+// it refuses must be refused with a known code and a message that does not
+// echo the frame (a refusal may be logged, and a frame may carry tokens).
+func FuzzDecodeRequest(f *testing.F) {
+	tok := strings.Repeat("A", protocol.TokenLen)
+	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
+	entries := make([]string, protocol.TokenSetSize)
+	for i := range entries {
+		entries[i] = `{"t":"` + tok[:42] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i]) + `","r":1}`
+	}
+	// Only every 4th last character keeps the low bits zero; the rest are
+	// refused, which the fuzzer is also welcome to explore.
+	seeds := []string{
+		`{"v":1,"type":"ping","id":"1"}`,
+		`{"v":1,"type":"create","id":"1","joinKeyHash":"` + tok + `"}`,
+		`{"v":1,"type":"join","room":"` + room + `","joinKey":"` + tok + `"}`,
+		`{"v":1,"type":"resume","room":"` + room + `","device":"` + tok + `","epoch":"e","offset":3}`,
+		`{"v":1,"type":"round.submit","round":"` + room + `","tokens":[` + strings.Join(entries, ",") + `]}`,
+		`{"v":1,"type":"debrief","round":"` + room + `","blob":"AAAA"}`,
+		`{"v":1,"type":"announce","blob":"AAAA"}`,
+		`{"v":2,"type":"ping"}`,
+		`{"v":1,"type":"nope"}`,
+		`[]`, `null`, `{"v":1,"type":"ping"}{}`, "\xff\xfe",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	codes := map[string]bool{
+		protocol.CodeBadRequest: true, protocol.CodeUnknownType: true, protocol.CodeVersion: true,
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := protocol.DecodeRequest(data)
+		if err != nil {
+			var de *protocol.DecodeError
+			if !errors.As(err, &de) || !codes[de.Code] || de.Message == "" {
+				t.Fatalf("refusal %#v", err)
+			}
+			if len(data) >= 12 && strings.Contains(de.Message, string(data)) {
+				t.Fatalf("refusal echoes the frame")
+			}
+			if len(de.ID) > protocol.MaxIDLen {
+				t.Fatalf("over-long id kept")
+			}
+			return
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			t.Fatalf("accepted frame does not encode: %v", err)
+		}
+		m2, err := protocol.DecodeRequest(b)
+		if err != nil {
+			t.Fatalf("re-encoded frame refused: %v\n%s", err, b)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("round trip changed the frame:\n%#v\n%#v", m, m2)
+		}
+	})
+}
