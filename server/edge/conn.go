@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,7 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 // waits for.
 func (c *conn) fail(code websocket.StatusCode, reason string) {
 	c.failOnce.Do(func() {
+		c.s.m.Closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		c.cancel()
 		go func() {
 			c.ws.Close(code, reason)
@@ -144,19 +146,19 @@ func (c *conn) read() websocket.StatusCode {
 				c.fail(websocket.StatusPolicyViolation, "too many messages")
 				continue
 			}
-			c.send(&protocol.Error{Code: protocol.CodeRateLimited, Message: "too many messages; slow down"})
+			c.sendError("", protocol.CodeRateLimited, "too many messages; slow down")
 			continue
 		}
 		strikes = 0
 		if typ != websocket.MessageText {
-			c.send(&protocol.Error{Code: protocol.CodeBadRequest, Message: "frames must be JSON text"})
+			c.sendError("", protocol.CodeBadRequest, "frames must be JSON text")
 			continue
 		}
 		msg, err := protocol.DecodeRequest(data)
 		if err != nil {
 			var de *protocol.DecodeError
 			errors.As(err, &de)
-			c.send(&protocol.Error{Header: protocol.Header{ID: de.ID}, Code: de.Code, Message: de.Message})
+			c.sendError(de.ID, de.Code, de.Message)
 			continue
 		}
 		c.handle(msg)
@@ -253,6 +255,7 @@ func (c *conn) write() {
 			return false
 		}
 		cursor = ev.Offset
+		c.s.m.Events.WithLabelValues(ev.Kind).Inc()
 		switch ev.Kind {
 		case protocol.KindRoundOpened:
 			setTimer(ev.ClosesAt)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -193,16 +194,28 @@ func TestNonInterference(t *testing.T) {
 	}
 }
 
-// withRanks builds a submission from explicit token ranks, padded with
-// decoys from a seeded generator.
+// withRanks builds a submission whose real tokens are ordered by the given
+// ranks (ties by token) and take ranks 0..n-1; decoys from a seeded generator
+// take the remaining ranks in shuffled order, as a phone does.
 func withRanks(real map[string]int, seed uint64) []protocol.Token {
 	out := make([]protocol.Token, 0, protocol.TokenSetSize)
 	for t, r := range real {
 		out = append(out, protocol.Token{T: t, R: r})
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].R != out[j].R {
+			return out[i].R < out[j].R
+		}
+		return out[i].T < out[j].T
+	})
+	for i := range out {
+		out[i].R = i
+	}
 	rng := rand.New(rand.NewPCG(seed, 99))
+	n := len(out)
+	ranks := rng.Perm(protocol.TokenSetSize - n)
 	for i := 0; len(out) < protocol.TokenSetSize; i++ {
-		out = append(out, protocol.Token{T: tok(fmt.Sprintf("decoy %d %d %d", seed, i, rng.Uint64())), R: int(rng.Uint64() % 64)})
+		out = append(out, protocol.Token{T: tok(fmt.Sprintf("decoy %d %d %d", seed, i, rng.Uint64())), R: n + ranks[i]})
 	}
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
@@ -447,7 +460,11 @@ func TestBadInput(t *testing.T) {
 		submit(a, round, ts)
 		a.expectError(protocol.CodeBadRequest)
 		ts = tokens(tok("x"))
-		ts[3].R = protocol.MaxRank + 1
+		ts[3].R = protocol.TokenSetSize
+		submit(a, round, ts)
+		a.expectError(protocol.CodeBadRequest)
+		ts = tokens(tok("x"))
+		ts[3].R = ts[4].R
 		submit(a, round, ts)
 		a.expectError(protocol.CodeBadRequest)
 		submit(a, "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", tokens(tok("x")))
@@ -677,4 +694,31 @@ func TestPerAddressCaps(t *testing.T) {
 			t.Fatalf("fourth socket: %v %v", err, resp)
 		}
 	})
+}
+
+// TestLongGapGetsSnapshotNotHugeReplay: a replay that would not fit in the
+// largest frame a client reads is sent as a snapshot instead.
+func TestLongGapGetsSnapshotNotHugeReplay(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{Rate: 10000, Burst: 10000}})
+	a, b := pair(t, srv)
+	b.sync()
+	last := b.offset
+	b.ws.CloseNow()
+	<-b.done
+	blob := base64url(bytes.Repeat([]byte{7}, protocol.MaxBlobLen*3/4))
+	for range protocol.MaxServerFrameBytes / protocol.MaxBlobLen {
+		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
+	}
+	a.sync()
+	nb, w := resume(t, srv, b, last)
+	if w.Snapshot == nil || len(w.Replay) != 0 {
+		t.Fatalf("want a snapshot, got %d replayed events", len(w.Replay))
+	}
+	if len(w.raw) > protocol.MaxServerFrameBytes {
+		t.Fatalf("welcome of %d bytes", len(w.raw))
+	}
+	if w.Snapshot.Announce[0] == nil || w.Snapshot.Announce[0].Blob != blob {
+		t.Fatal("snapshot lacks the latest announcement")
+	}
+	nb.sync()
 }

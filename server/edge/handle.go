@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"time"
 
 	"softland/server/protocol"
 	"softland/server/room"
@@ -13,6 +14,10 @@ import (
 func (c *conn) handle(msg any) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
 	defer cancel()
+	typ := msg.(interface{ MessageType() string }).MessageType()
+	c.s.m.Requests.WithLabelValues(typ).Inc()
+	start := time.Now()
+	defer func() { c.s.m.RequestLatency.WithLabelValues(typ).Observe(time.Since(start).Seconds()) }()
 	switch m := msg.(type) {
 	case *protocol.Ping:
 		c.send(&protocol.Pong{Header: protocol.Header{Type: protocol.TypePong, ID: m.ID}})
@@ -22,17 +27,17 @@ func (c *conn) handle(msg any) {
 		c.ack(m.ID, "")
 		return
 	case *protocol.Create:
-		c.admit(m.ID, "", true, func() (*room.Admission, error) {
+		c.admit(protocol.TypeCreate, m.ID, "", func() (*room.Admission, error) {
 			return c.s.rooms.Create(ctx, m.JoinKeyHash)
 		})
 		return
 	case *protocol.Join:
-		c.admit(m.ID, m.Room, true, func() (*room.Admission, error) {
+		c.admit(protocol.TypeJoin, m.ID, m.Room, func() (*room.Admission, error) {
 			return c.s.rooms.Join(ctx, m.Room, m.JoinKey)
 		})
 		return
 	case *protocol.Resume:
-		c.admit(m.ID, m.Room, false, func() (*room.Admission, error) {
+		c.admit(protocol.TypeResume, m.ID, m.Room, func() (*room.Admission, error) {
 			return c.s.rooms.Resume(ctx, m.Room, m.Device, m.Epoch, m.Offset)
 		})
 		return
@@ -53,7 +58,11 @@ func (c *conn) handle(msg any) {
 	case *protocol.RoundOpen:
 		round, offset, err = rooms.OpenRound(ctx, mem)
 	case *protocol.Submit:
-		offset, err = rooms.Submit(ctx, mem, m.Round, m.Tokens)
+		var revealed bool
+		offset, revealed, err = rooms.Submit(ctx, mem, m.Round, m.Tokens)
+		if revealed {
+			c.s.m.Reveal.Observe(time.Since(start).Seconds())
+		}
 	case *protocol.RoundClose:
 		offset, err = rooms.CloseRound(ctx, mem, m.Round)
 	case *protocol.Pause:
@@ -88,9 +97,10 @@ func (c *conn) handle(msg any) {
 // is asked, so no event can fall between the welcome and the live stream; the
 // writer drops what the welcome already covered.
 //
-// pairing is true for create and join, whose attempts are limited per client
-// address; resume is not, so a phone on a flaky network always gets back.
-func (c *conn) admit(id, roomID string, pairing bool, do func() (*room.Admission, error)) {
+// Create and join attempts are limited per client address; resume is not, so
+// a phone on a flaky network always gets back.
+func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)) {
+	pairing := kind != protocol.TypeResume
 	if c.authed.Load() {
 		c.refuse(id, &room.Error{Code: protocol.CodeAlreadyInRoom, Msg: "this socket is already in a room"})
 		return
@@ -119,6 +129,14 @@ func (c *conn) admit(id, roomID string, pairing bool, do func() (*room.Admission
 		unsub = c.s.rooms.Store().Subscribe(a.Member.Room, c.deliver)
 	}
 	c.member, c.unsub = a.Member, unsub
+	c.s.m.Admitted.WithLabelValues(kind).Inc()
+	if kind == protocol.TypeResume {
+		mode := "replay"
+		if a.Welcome.Snapshot != nil {
+			mode = "snapshot"
+		}
+		c.s.m.Resumes.WithLabelValues(mode).Inc()
+	}
 	c.roomLog.Store(logID(a.Member.Room))
 	c.authed.Store(true)
 	c.s.claimSeat(c)
@@ -147,7 +165,7 @@ func (c *conn) refuse(id string, err error) {
 		c.s.log.Warn("request failed", "room", c.logID(), "err", err)
 		re = &room.Error{Code: protocol.CodeUnavailable, Msg: "the room could not be reached; try again"}
 	}
-	c.send(&protocol.Error{Header: protocol.Header{Type: protocol.TypeError, ID: id}, Code: re.Code, Message: re.Msg})
+	c.sendError(id, re.Code, re.Msg)
 }
 
 func headerID(msg any) string {
@@ -155,4 +173,10 @@ func headerID(msg any) string {
 		return h.RequestID()
 	}
 	return ""
+}
+
+// sendError sends an error frame and counts it by code.
+func (c *conn) sendError(id, code, msg string) {
+	c.s.m.Errors.WithLabelValues(code).Inc()
+	c.send(&protocol.Error{Header: protocol.Header{ID: id}, Code: code, Message: msg})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"softland/server/metrics"
 	"softland/server/room"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	// using the Go client send no Origin and are allowed.
 	Origins []string
 	Logger  *slog.Logger
+	// Metrics receives what the edge measures; nil makes a private set.
+	Metrics *metrics.Metrics
 
 	AuthTimeout  time.Duration // a socket must create, join or resume within this
 	PingInterval time.Duration
@@ -70,6 +73,7 @@ type Server struct {
 	cfg   Config
 	rooms *room.Service
 	log   *slog.Logger
+	m     *metrics.Metrics
 	mux   *http.ServeMux
 	ips   *ipLimits
 
@@ -121,10 +125,14 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
 	s := &Server{
 		cfg:      cfg,
 		rooms:    cfg.Rooms,
 		log:      cfg.Logger,
+		m:        cfg.Metrics,
 		conns:    make(map[*conn]struct{}),
 		seats:    make(map[seatKey]*conn),
 		shutdown: make(chan struct{}),
@@ -134,6 +142,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /ws", s.serveWS)
 	s.mux.HandleFunc("GET /healthz", s.serveHealth)
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
+	s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	if cfg.Static != nil {
 		s.mux.Handle("GET /", staticHandler(cfg.Static))
 	}
@@ -210,6 +219,7 @@ func (s *Server) track(c *conn) bool {
 	}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
+	s.m.Sockets.Inc()
 	return true
 }
 
@@ -223,6 +233,7 @@ func (s *Server) untrack(c *conn) {
 		}
 	}
 	s.mu.Unlock()
+	s.m.Sockets.Dec()
 	s.wg.Done()
 }
 

@@ -115,13 +115,15 @@ func validate(m any) string {
 			return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
 		}
 		seen := make(map[string]struct{}, len(m.Tokens))
+		var ranks [TokenSetSize]bool
 		for _, t := range m.Tokens {
 			if !IsKey(t.T) {
 				return "every token must be 32 bytes in unpadded base64url"
 			}
-			if t.R < 0 || t.R > MaxRank {
-				return fmt.Sprintf("every rank must be between 0 and %d", MaxRank)
+			if t.R < 0 || t.R >= TokenSetSize || ranks[t.R] {
+				return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
 			}
+			ranks[t.R] = true
 			if _, dup := seen[t.T]; dup {
 				return "tokens must be distinct"
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,7 +20,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
 	entries := make([]string, protocol.TokenSetSize)
 	for i := range entries {
-		entries[i] = `{"t":"` + tok[:42] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i]) + `","r":1}`
+		entries[i] = `{"t":"` + tok[:42] + string("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[i]) + `","r":` + strconv.Itoa(i) + `}`
 	}
 	// Only every 4th last character keeps the low bits zero; the rest are
 	// refused, which the fuzzer is also welcome to explore.

@@ -27,8 +27,10 @@ const (
 	TokenSetSize = 64
 	// TokenLen is the length of one token: 32 bytes in unpadded base64url.
 	TokenLen = 43
-	// MaxRank bounds a token's rank (0 is the most wanted).
-	MaxRank = 255
+	// MaxServerFrameBytes is the largest frame the server sends (a welcome
+	// with a long replay is the largest); clients set their read limit to it.
+	// A replay that would not fit is sent as a snapshot instead.
+	MaxServerFrameBytes = 1 << 20
 	// MaxBlobLen bounds a sealed blob (base64url text), about 6 KiB of bytes.
 	MaxBlobLen = 8192
 	// MaxIDLen bounds a request id chosen by a phone.
@@ -171,11 +173,14 @@ type RoundOpen struct {
 // Token is one entry of a submission: an opaque 32-byte value and its rank.
 type Token struct {
 	T string `json:"t"` // base64url, TokenLen chars
-	R int    `json:"r"` // 0..MaxRank, lower is more wanted
+	R int    `json:"r"` // lower is more wanted
 }
 
-// Submit sends or replaces this seat's token set for a round. Exactly
-// TokenSetSize entries with distinct tokens.
+// Submit sends or replaces this seat's token set for a round: exactly
+// TokenSetSize entries with distinct tokens whose ranks are a permutation of
+// 0..TokenSetSize-1. Real tokens take ranks 0..n-1 in order of preference and
+// decoys the remaining ranks in random order, so neither the count of real
+// wishes nor their ranks can be read off a submission.
 type Submit struct {
 	Header
 	Round  string  `json:"round"`
@@ -369,6 +374,9 @@ func (h *Header) header() *Header { return h }
 
 // SetID sets the request id; clients use it to number their requests.
 func (h *Header) SetID(id string) { h.ID = id }
+
+// MessageType returns the frame's type.
+func (h *Header) MessageType() string { return h.Type }
 
 // RequestID returns the id the phone chose for a request.
 func (h *Header) RequestID() string { return h.ID }

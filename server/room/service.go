@@ -12,6 +12,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"time"
@@ -214,7 +215,7 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 		if err != nil {
 			return nil, err
 		}
-		if complete {
+		if complete && replaySize(evs) <= maxReplayBytes {
 			w.Replay = evs
 			if n := len(evs); n > 0 && evs[n-1].Offset > w.Offset {
 				w.Offset = evs[n-1].Offset
@@ -224,6 +225,19 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 	}
 	w.Snapshot = st.Snapshot()
 	return admit(m, w, st), nil
+}
+
+// maxReplayBytes keeps a welcome with a replay well inside the largest frame
+// a client reads; a longer replay is sent as a snapshot, which is bounded.
+const maxReplayBytes = protocol.MaxServerFrameBytes * 3 / 4
+
+func replaySize(evs []protocol.Event) int {
+	n := 0
+	for i := range evs {
+		b, _ := json.Marshal(&evs[i])
+		n += len(b) + 1
+	}
+	return n
 }
 
 func welcome(st *State, seat int) *protocol.Welcome {
@@ -267,11 +281,12 @@ func (s *Service) OpenRound(ctx context.Context, m Member) (string, uint64, erro
 }
 
 // Submit stores the seat's token set for the round and, once both seats have
-// answered, reveals the mutual top K. A partner hears that the seat answered
+// answered, reveals the mutual top K; revealed says whether it did. A partner hears that the seat answered
 // (once) and sees the reveal only when it changes: a resubmission that changes
 // nothing mutual sends the partner nothing at all.
-func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []protocol.Token) (uint64, error) {
-	return s.change(ctx, m, func(t *tx) error {
+func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []protocol.Token) (offset uint64, revealed bool, err error) {
+	offset, err = s.change(ctx, m, func(t *tx) error {
+		revealed = false
 		r, err := openRound(t.st, round)
 		if err != nil {
 			return err
@@ -296,9 +311,11 @@ func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []p
 		}
 		r.Reveal = reveal
 		r.Rev++
+		revealed = true
 		t.emit(protocol.Event{Kind: protocol.KindRoundRevealed, Round: r.ID, Reveal: reveal, Rev: r.Rev})
 		return nil
 	})
+	return offset, revealed, err
 }
 
 // CloseRound ends the open round. Its tokens are deleted with it.
