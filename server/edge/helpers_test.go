@@ -310,11 +310,6 @@ func submit(p *phone, round string, ts []protocol.Token) string {
 	return p.send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ts})
 }
 
-func mustJSON(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 func base64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // until reads frames until one of type (or event kind) typ and returns it.
