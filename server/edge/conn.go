@@ -235,7 +235,6 @@ func (c *conn) write() {
 		timerC   <-chan time.Time
 		events   chan protocol.Event // nil until authed
 		rooms    = c.s.rooms
-		store    = rooms.Store()
 		setTimer = func(at int64) {
 			if timer != nil {
 				timer.Stop()
@@ -270,7 +269,7 @@ func (c *conn) write() {
 	}
 	// catchUp sends every logged event after the cursor, up to the newest.
 	catchUp := func() bool {
-		evs, complete, err := store.Since(c.ctx, c.member.Room, epoch, cursor)
+		evs, complete, err := rooms.Since(c.ctx, c.member.Room, epoch, cursor)
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.s.log.Warn("catch-up failed", "room", logID(c.member.Room), "err", err)

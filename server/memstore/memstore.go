@@ -167,7 +167,9 @@ func (s *Store) Update(_ context.Context, id string, fn func(*room.State) ([]pro
 	next.Version++
 	e.st = next
 	e.expires = s.opt.Now().Add(s.opt.IdleTTL)
-	e.log = append(e.log, evs...)
+	for _, ev := range evs {
+		e.log = append(e.log, room.ForLog(ev))
+	}
 	if over := len(e.log) - s.opt.LogSize; over > 0 {
 		e.log = append(e.log[:0:0], e.log[over:]...)
 	}

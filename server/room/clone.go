@@ -14,6 +14,7 @@ func (st *State) Clone() *State {
 			}
 		}
 		r.Reveal = append([]string(nil), r.Reveal...)
+		r.Reveals = append([][]string(nil), r.Reveals...) // inner slices are never changed
 		c.Round = &r
 	}
 	if st.Settings != nil {

@@ -211,7 +211,7 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 	}
 	w := welcome(st, m.Seat)
 	if epoch == st.Epoch && offset > 0 && offset <= st.Offset {
-		evs, complete, err := s.store.Since(ctx, roomID, epoch, offset)
+		evs, complete, err := s.Since(ctx, roomID, epoch, offset)
 		if err != nil {
 			return nil, err
 		}
@@ -252,6 +252,32 @@ func welcome(st *State, seat int) *protocol.Welcome {
 		w.InviteExpiresAt = st.InviteExpiresAt
 	}
 	return w
+}
+
+// Since returns the logged events after offset, like Store.Since, with the
+// revealed tokens of the open round put back: the log keeps none, and a
+// closed round's are gone for good (its reveal events replay empty).
+func (s *Service) Since(ctx context.Context, roomID, epoch string, after uint64) ([]protocol.Event, bool, error) {
+	evs, complete, err := s.store.Since(ctx, roomID, epoch, after)
+	if err != nil || !complete {
+		return evs, complete, err
+	}
+	var st *State
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Kind != protocol.KindRoundRevealed {
+			continue
+		}
+		if st == nil {
+			if st, err = s.store.Load(ctx, roomID); err != nil {
+				return nil, false, err
+			}
+		}
+		if r := st.Round; r != nil && r.ID == ev.Round && ev.Rev >= 1 && ev.Rev <= len(r.Reveals) {
+			ev.Reveal = r.Reveals[ev.Rev-1]
+		}
+	}
+	return evs, true, nil
 }
 
 // OpenRound starts a check-in round and returns its id.
@@ -310,6 +336,7 @@ func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []p
 			return nil
 		}
 		r.Reveal = reveal
+		r.Reveals = append(r.Reveals, reveal)
 		r.Rev++
 		revealed = true
 		t.emit(protocol.Event{Kind: protocol.KindRoundRevealed, Round: r.ID, Reveal: reveal, Rev: r.Rev})

@@ -54,6 +54,9 @@ type Round struct {
 	Submits [2]int              `json:"submits"`
 	Reveal  []string            `json:"reveal,omitempty"`
 	Rev     int                 `json:"rev"`
+	// Reveals are every reveal of this round, by Rev-1, so a replay can
+	// restore them: the log keeps none (ForLog).
+	Reveals [][]string `json:"reveals,omitempty"`
 }
 
 // Debrief is one round's pair of sealed debriefs, held until both are in.

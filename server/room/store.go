@@ -28,7 +28,9 @@ type Store interface {
 	// Update applies fn to the room's current state and, if fn returns nil,
 	// atomically saves the state (incrementing Version), appends the events fn
 	// returned to the log and publishes them to subscribers, then refreshes the
-	// room's expiry. fn's events already carry their epoch and offsets. fn may
+	// room's expiry. The log keeps each event with its Reveal cleared (see
+	// ForLog): revealed tokens live only in the state, and only while their
+	// round is open; subscribers get the events whole. fn's events already carry their epoch and offsets. fn may
 	// be called more than once when another writer raced it, so it must not
 	// have effects outside the state it is given. If fn returns ErrUnchanged,
 	// nothing is saved and Update returns the current state. Any other error
@@ -53,4 +55,13 @@ type Store interface {
 
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
+}
+
+// ForLog returns ev as a store keeps it in the log: without revealed tokens.
+// The room logic fills them back in from the open round when it replays
+// (Service.Since), so once a round closes its tokens are gone from the
+// server, log included.
+func ForLog(ev protocol.Event) protocol.Event {
+	ev.Reveal = nil
+	return ev
 }

@@ -308,3 +308,34 @@ func testDelete(t *testing.T, s room.Store, _ Config) {
 		t.Fatalf("since after delete: %v", err)
 	}
 }
+
+// testLogWithoutReveal: subscribers get revealed tokens, the log never keeps
+// them (room.ForLog).
+func testLogWithoutReveal(t *testing.T, s room.Store, _ Config) {
+	st := newState()
+	mustOK(t, s.Create(ctx(t), st))
+	waitSubscribed(t, s, st)
+	got := make(chan protocol.Event, 4)
+	cancel := s.Subscribe(st.ID, func(ev protocol.Event) { got <- ev })
+	defer cancel()
+	waitSubscribed(t, s, st)
+	_, _, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
+		st.Offset++
+		return []protocol.Event{{V: protocol.Version, Type: protocol.TypeEvent, Epoch: st.Epoch, Offset: st.Offset,
+			Kind: protocol.KindRoundRevealed, Round: "r", Reveal: []string{"T1", "T2"}, Rev: 1}}, nil
+	})
+	mustOK(t, err)
+	select {
+	case ev := <-got:
+		if len(ev.Reveal) != 2 {
+			t.Fatalf("subscriber got %v", ev.Reveal)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("event not delivered")
+	}
+	evs, complete, err := s.Since(ctx(t), st.ID, st.Epoch, 0)
+	mustOK(t, err)
+	if !complete || len(evs) != 1 || evs[0].Reveal != nil || evs[0].Rev != 1 {
+		t.Fatalf("logged %+v", evs)
+	}
+}

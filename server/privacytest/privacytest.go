@@ -1,0 +1,245 @@
+// Package privacytest is the privacy canary: it runs a whole session through
+// a real server with a unique canary in every field a phone can fill, then
+// searches everything the server side produced — every log line, the metrics
+// page, every error frame, and (for stores that can show it) everything the
+// store holds — for any canary, any key or token a phone holds, and any
+// catalog word. The memory and the Redis store run the same canary.
+package privacytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"softland/client"
+	"softland/client/keys"
+	"softland/client/rules"
+	"softland/server/protocol"
+	"softland/server/servertest"
+	"softland/static"
+)
+
+// Setup says how to start the server under test. Dump, when set, returns
+// everything the store holds (keys and values) once the session is over;
+// without it the room's state and log as the store returns them are searched.
+type Setup struct {
+	Options servertest.Options
+	Dump    func(t *testing.T, room string) string
+}
+
+// Canaries are the unique strings a phone puts in every field it can fill.
+const canary = "CANARYq7Zk"
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Run runs the canary session and the search.
+func Run(t *testing.T, setup Setup) {
+	logs := &lockedBuffer{}
+	opts := setup.Options
+	opts.Edge.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv := servertest.Start(t, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	a, link, err := client.Create(ctx, srv.URL)
+	must(t, err)
+	defer a.Close()
+	b, err := client.Join(ctx, srv.URL, link)
+	must(t, err)
+	defer b.Close()
+	secrets := []string{keys.Encoding.EncodeToString(link.Secret), a.State().Device, b.State().Device}
+	k, err := keys.Derive(link.Secret)
+	must(t, err)
+	secrets = append(secrets, k.JoinKey(), k.JoinKeyHash())
+
+	// Sealed fields carry canaries in their plaintext.
+	must(t, a.Settings(ctx, client.SharedSettings{PauseWord: canary + "-pauseword", Signals: []string{canary + "-signal"}}))
+	must(t, b.Announce(ctx, client.Announcement{Kind: "space", Minutes: 20, Until: time.Now().Add(20 * time.Minute).UnixMilli()}))
+	round, err := a.OpenRound(ctx)
+	must(t, err)
+	waitRound(t, b, round)
+	cat, err := rules.Default()
+	must(t, err)
+	needs := []string{"water", "be-held", "soft-music"}
+	must(t, a.SubmitNeeds(ctx, round, needs, rules.Plan{}))
+	must(t, b.SubmitNeeds(ctx, round, []string{"water", "hold-partner", "blanket"}, rules.Plan{}))
+	for _, id := range rules.ConcreteIDs(cat) {
+		secrets = append(secrets, k.Token(round, id))
+	}
+	must(t, a.Pause(ctx))
+	must(t, a.Unpause(ctx))
+	must(t, a.Debrief(ctx, round, canary+"-helped-a", canary+"-next-a"))
+	must(t, b.Debrief(ctx, round, canary+"-helped-b", canary+"-next-b"))
+
+	// Bad frames with canaries where a phone could put them: ids, types,
+	// unknown fields, epochs. Their error frames come back to the sender only
+	// and must not echo them either.
+	errorFrames := sendBadFrames(t, srv.WSURL(), a.Room())
+	must(t, a.CloseRound(ctx, round))
+
+	metricsPage := get(t, srv.URL+"/metrics")
+	var store string
+	if setup.Dump != nil {
+		store = setup.Dump(t, a.Room())
+	} else {
+		st, err := srv.Store.Load(ctx, a.Room())
+		must(t, err)
+		evs, _, err := srv.Store.Since(ctx, a.Room(), st.Epoch, 0)
+		must(t, err)
+		dump, _ := json.Marshal([]any{st, evs})
+		store = string(dump)
+	}
+	must(t, a.Erase(ctx))
+	// Let the server finish writing its logs about the erase.
+	srv.Close()
+
+	places := map[string]string{"logs": logs.String(), "metrics": metricsPage, "error frames": errorFrames, "store": store}
+	for place, text := range places {
+		if strings.Contains(text, canary) {
+			t.Errorf("%s contain a canary: %s", place, around(text, canary))
+		}
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("%s contain a key or token a phone holds: %s", place, around(text, s))
+			}
+		}
+		for _, w := range catalogWords(t, cat) {
+			if w.MatchString(text) {
+				t.Errorf("%s contain the catalog word %s: %s", place, w, around(text, w.FindString(text)))
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), `"room":"`) {
+		t.Errorf("the logs hold no room line at all; is the logger wired?")
+	}
+}
+
+func waitRound(t *testing.T, c *client.Client, round string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-c.Events():
+			if e.Kind == protocol.KindRoundOpened && e.Round == round {
+				return
+			}
+		case <-timeout:
+			t.Fatal("round.opened did not arrive")
+		}
+	}
+}
+
+func sendBadFrames(t *testing.T, wsURL, room string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, wsURL, nil)
+	must(t, err)
+	defer ws.CloseNow()
+	frames := []string{
+		`{"v":1,"type":"` + canary + `","id":"` + canary + `"}`,
+		`{"v":1,"type":"ping","id":"x","` + canary + `":1}`,
+		`{"v":1,"type":"resume","room":"` + room + `","device":"` + canary + `","epoch":"` + canary + `","offset":1}`,
+		`{"v":1,"type":"resume","room":"` + room + `","device":"` + strings.Repeat("A", 43) + `","epoch":"` + canary + `","offset":1}`,
+		`{"v":1,"type":"announce","blob":"` + canary + `"}`,
+	}
+	var out strings.Builder
+	for _, f := range frames {
+		must(t, ws.Write(ctx, websocket.MessageText, []byte(f)))
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			break // the failed resume closes the socket, after its error frame
+		}
+		// The id is echoed to the phone that chose it, by design; what must
+		// not carry anything the phone sent is the error itself.
+		var e protocol.Error
+		if json.Unmarshal(b, &e) != nil || e.Type != protocol.TypeError {
+			t.Errorf("bad frame not refused: %s", b)
+		}
+		out.WriteString(e.Code + " " + e.Message + "\n")
+	}
+	return out.String()
+}
+
+// catalogWords are the catalog's ids and texts, as whole-word patterns.
+func catalogWords(t *testing.T, cat *rules.Catalog) []*regexp.Regexp {
+	var raw struct {
+		Needs []struct {
+			ID    string            `json:"id"`
+			Label map[string]string `json:"label"`
+		} `json:"needs"`
+		Suggestions []struct {
+			ID   string            `json:"id"`
+			Text map[string]string `json:"text"`
+		} `json:"suggestions"`
+	}
+	must(t, json.Unmarshal(static.Catalog, &raw))
+	var words []string
+	for _, n := range raw.Needs {
+		words = append(words, n.ID)
+		for _, l := range n.Label {
+			words = append(words, l)
+		}
+	}
+	for _, s := range raw.Suggestions {
+		words = append(words, s.ID)
+		for _, l := range s.Text {
+			words = append(words, l)
+		}
+	}
+	words = append(words, rules.ConcreteIDs(cat)...)
+	var out []*regexp.Regexp
+	for _, w := range words {
+		out = append(out, regexp.MustCompile(`(^|[^A-Za-z0-9_-])`+regexp.QuoteMeta(w)+`($|[^A-Za-z0-9_-])`))
+	}
+	return out
+}
+
+func get(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	return string(b)
+}
+
+func around(text, s string) string {
+	i := strings.Index(text, s)
+	if i < 0 {
+		return ""
+	}
+	lo, hi := max(0, i-60), min(len(text), i+len(s)+60)
+	return text[lo:hi]
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
