@@ -87,7 +87,9 @@ func (c *conn) handle(msg any) {
 		c.refuse(id, err)
 		c.queue(outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
 	case err != nil:
-		c.refuse(id, err)
+		// A refusal can follow housekeeping that did commit (a round that
+		// expired first): like an ack, it waits for those events.
+		c.refuseAfter(id, err, offset)
 	default:
 		c.ackAfter(id, round, offset)
 	}
@@ -159,13 +161,17 @@ func (c *conn) ackAfter(id, round string, offset uint64) {
 
 // refuse answers a request with an error frame. Refusals carry their own
 // code; anything else is a store failure, logged and reported as unavailable.
-func (c *conn) refuse(id string, err error) {
+func (c *conn) refuse(id string, err error) { c.refuseAfter(id, err, 0) }
+
+// refuseAfter is refuse, held back until the phone was sent every event up
+// to offset.
+func (c *conn) refuseAfter(id string, err error, offset uint64) {
 	var re *room.Error
 	if !errors.As(err, &re) {
 		c.s.log.Warn("request failed", "room", c.logID(), "err", err)
 		re = &room.Error{Code: protocol.CodeUnavailable, Msg: "the room could not be reached; try again"}
 	}
-	c.sendError(id, re.Code, re.Msg)
+	c.sendErrorAfter(id, re.Code, re.Msg, offset)
 }
 
 func headerID(msg any) string {
@@ -176,7 +182,13 @@ func headerID(msg any) string {
 }
 
 // sendError sends an error frame and counts it by code.
-func (c *conn) sendError(id, code, msg string) {
+func (c *conn) sendError(id, code, msg string) { c.sendErrorAfter(id, code, msg, 0) }
+
+func (c *conn) sendErrorAfter(id, code, msg string, offset uint64) {
 	c.s.m.Errors.WithLabelValues(code).Inc()
-	c.send(&protocol.Error{Header: protocol.Header{ID: id}, Code: code, Message: msg})
+	b, err := protocol.Marshal(&protocol.Error{Header: protocol.Header{ID: id}, Code: code, Message: msg})
+	if err != nil {
+		return
+	}
+	c.queue(outItem{frame: b, after: offset})
 }

@@ -97,12 +97,13 @@ func (l *ipLimits) admit(ip string) bool {
 }
 
 // clientIP is the address limits apply to: the peer, or, behind a trusted
-// proxy, the address the proxy saw (the last X-Forwarded-For entry, the one
-// the proxy itself appended).
+// proxy, the address the proxy saw: the very last X-Forwarded-For entry, the
+// one the proxy itself appended, across all the header's lines (a client can
+// send lines of its own, but cannot come after the proxy's).
 func clientIP(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
+		if lines := r.Header.Values("X-Forwarded-For"); len(lines) > 0 {
+			parts := strings.Split(lines[len(lines)-1], ",")
 			if ip := strings.TrimSpace(parts[len(parts)-1]); ip != "" {
 				return ip
 			}

@@ -23,7 +23,7 @@ type Metrics struct {
 	Requests       *prometheus.CounterVec // by message type
 	Errors         *prometheus.CounterVec // by error code
 	Closes         *prometheus.CounterVec // by reason (fixed strings)
-	Events         *prometheus.CounterVec // by event kind, as logged
+	Events         *prometheus.CounterVec // by event kind, per socket it was sent to
 	Reveal         prometheus.Histogram   // completing submit received → reveal committed
 	RequestLatency *prometheus.HistogramVec
 }
@@ -53,7 +53,7 @@ func New() *Metrics {
 			Name: "softland_closes_total", Help: "Sockets closed by the server, by reason.",
 		}, []string{"reason"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "softland_events_total", Help: "Room events logged, by kind.",
+			Name: "softland_events_sent_total", Help: "Room events sent live to sockets (not in welcome replays), by kind.",
 		}, []string{"kind"}),
 		Reveal: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "softland_reveal_seconds",

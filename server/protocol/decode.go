@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/google/uuid"
 )
@@ -73,6 +74,9 @@ func DecodeRequest(data []byte) (any, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(m); err != nil {
 		return nil, fail(CodeBadRequest, "fields do not match the message type")
+	}
+	if err := checkKeys(data, fieldsOf(reflect.TypeOf(m).Elem())); err != nil {
+		return nil, fail(CodeBadRequest, "field names must match exactly, once each, with every required field present")
 	}
 	if dec.More() {
 		return nil, fail(CodeBadRequest, "trailing data after the JSON object")
@@ -150,7 +154,7 @@ func checkBlob(b string) string {
 	if b == "" || len(b) > MaxBlobLen {
 		return fmt.Sprintf("blob must be 1 to %d characters", MaxBlobLen)
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(b); err != nil {
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(b); err != nil {
 		return "blob must be unpadded base64url"
 	}
 	return ""

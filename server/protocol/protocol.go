@@ -105,7 +105,7 @@ const (
 	CodeNotAuthenticated = "not_authenticated" // a room request before create, join or resume
 	CodeAlreadyInRoom    = "already_in_room"   // create, join or resume on a socket that is already in a room
 	CodeNotFound         = "not_found"         // no such room (never existed, expired or erased)
-	CodeForbidden        = "forbidden"         // wrong join key or device token; or lifting another seat's pause
+	CodeForbidden        = "forbidden"         // wrong join key or device token, or a connection replaced by a newer one
 	CodeRoomFull         = "room_full"         // both seats are taken
 	CodeInviteExpired    = "invite_expired"    // the pairing link is too old; create a new room
 	CodeNotPaired        = "not_paired"        // the action needs both seats
@@ -120,10 +120,10 @@ const (
 	CodeInternal         = "internal"          // anything else
 )
 
-// Close codes beyond RFC 6455's. The standard ones Softland uses are 1000
-// (normal), 1001 (going away), 1008 (policy violation: too slow, flooding),
-// 1009 (frame too big), 1011 (internal error) and 1012 (service restart:
-// reconnect, possibly to another instance).
+// Close codes beyond RFC 6455's. The standard ones Softland sends are 1000
+// (normal), 1008 (policy violation: too slow, flooding, dead), 1009 (frame
+// too big), 1012 (service restart: reconnect, possibly to another instance)
+// and 1013 (try again later: the store could not be reached).
 const (
 	CloseErased      = 4000 // the room was erased; forget it
 	CloseReplaced    = 4001 // the same seat connected again elsewhere
@@ -243,10 +243,9 @@ type Bye struct {
 	Header
 }
 
-// Welcome answers create, join and resume. Exactly one of Snapshot and Replay
-// describes how the phone catches up: with Snapshot it replaces its state; with
-// Replay it applies the listed events, which are exactly those after its offset
-// (possibly none).
+// Welcome answers create, join and resume. With Snapshot the phone replaces
+// its state; without one it applies Replay, the events exactly after its
+// offset in order — absent when it missed nothing.
 type Welcome struct {
 	Header
 	Room     string    `json:"room"`
@@ -330,8 +329,8 @@ type Event struct {
 // phone that sees the ack has already seen the effect.
 type Ack struct {
 	Header
-	// Offset is the room's offset once the request was applied (0 for
-	// requests that change no room: ping, bye).
+	// Offset is the room's offset once the request was applied (0 for bye,
+	// which changes no room).
 	Offset uint64 `json:"offset,omitempty"`
 	// Round is the new round's id on an ack of round.open.
 	Round string `json:"round,omitempty"`
