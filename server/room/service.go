@@ -32,6 +32,7 @@ const (
 	DefaultDebriefWindow = 18 * time.Hour // from the round's start: "until the next morning"
 	DefaultMaxSubmits    = 20
 	maxDebriefs          = 4
+	eraseTimeout         = 10 * time.Second
 )
 
 // Options configure a Service. Zero values take the defaults above.
@@ -255,26 +256,20 @@ func welcome(st *State, seat int) *protocol.Welcome {
 }
 
 // Since returns the logged events after offset, like Store.Since, with the
-// revealed tokens of the open round put back: the log keeps none, and a
-// closed round's are gone for good (its reveal events replay empty).
+// revealed tokens of the open round put back (State.RestoreReveals).
 func (s *Service) Since(ctx context.Context, roomID, epoch string, after uint64) ([]protocol.Event, bool, error) {
 	evs, complete, err := s.store.Since(ctx, roomID, epoch, after)
 	if err != nil || !complete {
 		return evs, complete, err
 	}
-	var st *State
-	for i := range evs {
-		ev := &evs[i]
-		if ev.Kind != protocol.KindRoundRevealed {
-			continue
-		}
-		if st == nil {
-			if st, err = s.store.Load(ctx, roomID); err != nil {
+	for _, ev := range evs {
+		if ev.Kind == protocol.KindRoundRevealed {
+			st, err := s.store.Load(ctx, roomID)
+			if err != nil {
 				return nil, false, err
 			}
-		}
-		if r := st.Round; r != nil && r.ID == ev.Round && ev.Rev >= 1 && ev.Rev <= len(r.Reveals) {
-			ev.Reveal = r.Reveals[ev.Rev-1]
+			st.RestoreReveals(evs)
+			break
 		}
 	}
 	return evs, true, nil
@@ -433,14 +428,20 @@ func (s *Service) Debrief(ctx context.Context, m Member, round, blob string) (ui
 }
 
 // Erase tells both seats the room is gone, then deletes everything of it.
+// The same commit marks the room erased, so nothing can join, resume or act
+// in it between the event and the deletion; and the deletion does not stop
+// when the caller's context ends (the erasing socket closes at the event).
 func (s *Service) Erase(ctx context.Context, m Member) error {
 	_, err := s.change(ctx, m, func(t *tx) error {
+		t.st.Erased = true
 		t.emit(protocol.Event{Kind: protocol.KindErased, Seat: m.Seat})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eraseTimeout)
+	defer cancel()
 	return s.store.Delete(ctx, m.Room)
 }
 
@@ -530,6 +531,9 @@ func (s *Service) change(ctx context.Context, m Member, op func(*tx) error) (uin
 func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(*tx) error) (*State, []protocol.Event, error) {
 	var opErr error
 	st, evs, err := s.store.Update(ctx, roomID, func(st *State) ([]protocol.Event, error) {
+		if st.Erased {
+			return nil, ErrNotFound
+		}
 		t := &tx{st: st, now: s.opt.Now().UnixMilli()}
 		t.housekeep()
 		if m != nil && st.Seats[m.Seat-1].Gen != m.Gen {

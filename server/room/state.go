@@ -28,6 +28,9 @@ type State struct {
 	Settings *protocol.Sealed    `json:"settings,omitempty"`
 	Announce [2]*protocol.Sealed `json:"announce"`
 	Debriefs []Debrief           `json:"debriefs,omitempty"`
+	// Erased is set by the erase commit, just before the room is deleted, so
+	// nothing acts in it in between.
+	Erased bool `json:"erased,omitempty"`
 }
 
 // Seat is one partner's device.
@@ -158,4 +161,20 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// RestoreReveals puts the open round's revealed tokens back into logged
+// round.revealed events (the log keeps none, see ForLog). A closed round's
+// reveals stay empty: its tokens are gone for good.
+func (st *State) RestoreReveals(evs []protocol.Event) {
+	r := st.Round
+	if r == nil {
+		return
+	}
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Kind == protocol.KindRoundRevealed && ev.Round == r.ID && ev.Rev >= 1 && ev.Rev <= len(r.Reveals) {
+			ev.Reveal = r.Reveals[ev.Rev-1]
+		}
+	}
 }

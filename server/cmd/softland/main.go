@@ -18,8 +18,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9/logging"
+
 	"softland/server/edge"
 	"softland/server/memstore"
+	"softland/server/redisstore"
 	"softland/server/room"
 	"softland/static"
 )
@@ -42,7 +45,7 @@ func main() {
 // config is everything run needs, from flags and their environment twins.
 type config struct {
 	addr          string
-	redisURL      string
+	redis         redisConfig
 	origins       string
 	inviteTTL     time.Duration
 	roomTTL       time.Duration
@@ -71,8 +74,19 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 		fs.IntVar(p, name, def, usage+" ("+env+")")
 		envs[name] = env
 	}
+	boolean := func(p *bool, name, env string, usage string) {
+		fs.BoolVar(p, name, false, usage+" ("+env+")")
+		envs[name] = env
+	}
 	str(&c.addr, "addr", "SOFTLAND_ADDR", DefaultAddr, "address to listen on")
-	str(&c.redisURL, "redis-url", "SOFTLAND_REDIS_URL", "", "Redis URL; empty keeps rooms in memory")
+	r := &c.redis
+	str(&r.url, "redis-url", "SOFTLAND_REDIS_URL", "", "one Redis node: redis://[user:password@]host:port[/db] or rediss:// for TLS; with neither this nor -redis-addrs rooms stay in memory")
+	str(&r.addrs, "redis-addrs", "SOFTLAND_REDIS_ADDRS", "", "comma-separated host:port of Redis Sentinels (with -redis-master) or Redis Cluster seed nodes (without); instead of -redis-url")
+	str(&r.master, "redis-master", "SOFTLAND_REDIS_MASTER", "", "Sentinel master name; makes -redis-addrs Sentinels")
+	str(&r.username, "redis-username", "SOFTLAND_REDIS_USERNAME", "", "Redis ACL user, with -redis-addrs")
+	str(&r.password, "redis-password", "SOFTLAND_REDIS_PASSWORD", "", "Redis password, with -redis-addrs (prefer the environment variable)")
+	str(&r.sentinelPassword, "redis-sentinel-password", "SOFTLAND_REDIS_SENTINEL_PASSWORD", "", "the Sentinels' own password, if they have one")
+	boolean(&r.tls, "redis-tls", "SOFTLAND_REDIS_TLS", "use TLS to reach -redis-addrs")
 	str(&c.origins, "origins", "SOFTLAND_ORIGINS", "", "comma-separated extra host patterns allowed to open /ws (the server's own host always is)")
 	dur(&c.inviteTTL, "invite-ttl", "SOFTLAND_INVITE_TTL", room.DefaultInviteTTL, "how long a pairing link works")
 	dur(&c.roomTTL, "room-ttl", "SOFTLAND_ROOM_TTL", room.DefaultIdleTTL, "how long an idle room is kept")
@@ -98,7 +112,71 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	if c.revealSize < 1 || c.maxSubmits < 1 {
 		return nil, errors.New("reveal-size and max-submits must be at least 1")
 	}
+	if err := c.redis.check(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// redisConfig is where Redis is, from the -redis-* flags. With neither a URL
+// nor addresses, rooms stay in memory.
+type redisConfig struct {
+	url, addrs, master string
+	username, password string
+	sentinelPassword   string
+	tls                bool
+}
+
+func (r *redisConfig) enabled() bool { return r.url != "" || r.addrs != "" }
+
+func (r *redisConfig) check() error {
+	if !r.enabled() && (r.master != "" || r.username != "" || r.password != "" || r.sentinelPassword != "" || r.tls) {
+		return errors.New("the -redis-* settings need -redis-url or -redis-addrs")
+	}
+	return nil
+}
+
+func (r *redisConfig) store() redisstore.Config {
+	var addrs []string
+	for _, a := range strings.Split(r.addrs, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return redisstore.Config{
+		URL:              r.url,
+		Addrs:            addrs,
+		MasterName:       r.master,
+		Username:         r.username,
+		Password:         r.password,
+		SentinelPassword: r.sentinelPassword,
+		TLS:              r.tls,
+	}
+}
+
+// openStore returns the configured room store and a function that closes it
+// (and its Redis client).
+func openStore(ctx context.Context, c *config, logger *slog.Logger) (room.Store, string, func(), error) {
+	if !c.redis.enabled() {
+		ms := memstore.New(memstore.Options{IdleTTL: c.roomTTL})
+		return ms, "memory", func() { ms.Close() }, nil
+	}
+	// go-redis's own log lines may name Pub/Sub channels, which carry room
+	// ids; the store reports connection trouble itself, without them.
+	logging.Disable()
+	client, err := redisstore.NewClient(c.redis.store())
+	if err != nil {
+		return nil, "", nil, err
+	}
+	rs := redisstore.New(client, redisstore.Options{IdleTTL: c.roomTTL, Logger: logger})
+	// Redis may come up after us: say so, and let /readyz hold phones off
+	// until it answers.
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := rs.Ping(pctx); err != nil {
+		logger.Warn("redis not reachable yet; /readyz reports 503 until it is", "err", err)
+	}
+	cancel()
+	return rs, "redis", func() { rs.Close(); client.Close() }, nil
 }
 
 // run starts the server and serves until ctx ends, then drains. It prints one
@@ -115,11 +193,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	if c.redisURL != "" {
-		return errors.New("the Redis store is not part of this build yet; unset SOFTLAND_REDIS_URL to keep rooms in memory")
+	store, storeName, closeStore, err := openStore(ctx, c, logger)
+	if err != nil {
+		return err
 	}
-	store := memstore.New(memstore.Options{IdleTTL: c.roomTTL})
-	defer store.Close()
+	defer closeStore()
 
 	rooms := room.New(room.Options{
 		Store:         store,
@@ -147,8 +225,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "softland: listening on http://%s (memory store)\n", ln.Addr())
-	logger.Info("listening", "addr", ln.Addr().String(), "store", "memory")
+	fmt.Fprintf(stdout, "softland: listening on http://%s (%s store)\n", ln.Addr(), storeName)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", storeName)
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

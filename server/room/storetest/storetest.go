@@ -38,6 +38,7 @@ func Run(t *testing.T, cfg Config) {
 		"concurrent updates":           testConcurrent,
 		"subscribe":                    testSubscribe,
 		"delete":                       testDelete,
+		"log keeps no reveal":          testLogWithoutReveal,
 		"ping":                         func(t *testing.T, s room.Store, _ Config) { mustOK(t, s.Ping(ctx(t))) },
 	}
 	for name, fn := range tests {
@@ -314,7 +315,6 @@ func testDelete(t *testing.T, s room.Store, _ Config) {
 func testLogWithoutReveal(t *testing.T, s room.Store, _ Config) {
 	st := newState()
 	mustOK(t, s.Create(ctx(t), st))
-	waitSubscribed(t, s, st)
 	got := make(chan protocol.Event, 4)
 	cancel := s.Subscribe(st.ID, func(ev protocol.Event) { got <- ev })
 	defer cancel()

@@ -1,0 +1,48 @@
+package redisstore_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"softland/server/privacytest"
+	"softland/server/redisstore"
+	"softland/server/redisstore/redistest"
+	"softland/server/servertest"
+)
+
+// TestCanaryRedisStore runs the privacy canary with the Redis store and
+// searches everything Redis holds, every key and every value.
+func TestCanaryRedisStore(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	rc := rs.Client()
+	store := newStore(t, rs.Client(), redisstore.Options{})
+	privacytest.Run(t, privacytest.Setup{
+		Options: servertest.Options{Store: store},
+		Dump: func(t *testing.T, _ string) string {
+			keys, err := redistest.Keys(ctx(t), rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			for _, k := range keys {
+				fmt.Fprintln(&b, k)
+				switch rc.Type(ctx(t), k).Val() {
+				case "string":
+					fmt.Fprintln(&b, rc.Get(ctx(t), k).Val())
+				case "stream":
+					for _, m := range rc.XRange(ctx(t), k, "-", "+").Val() {
+						fmt.Fprintln(&b, m.ID, m.Values)
+					}
+				default:
+					t.Errorf("unexpected key %s", k)
+				}
+			}
+			if len(keys) == 0 {
+				t.Error("Redis holds nothing; the dump would prove nothing")
+			}
+			return b.String()
+		},
+	})
+}

@@ -1,0 +1,580 @@
+// Package redisstore keeps rooms in Redis, so that several Softland instances
+// behind a load balancer share them: the two partners of a room may sit on
+// different instances and still see every event of the room, in order.
+//
+// # Keys
+//
+// A room is two keys with one hash tag, so that it lives in one Cluster slot
+// and every script below may touch both:
+//
+//	sl:{<roomID>}:state  the room.State as JSON
+//	sl:{<roomID>}:log    a stream, the room's event log: entry <offset>-1, field "e" = the event as JSON
+//
+// The log keeps each event as room.ForLog makes it, without revealed tokens;
+// those live only in the state, while their round is open. Every commit sets
+// both keys' TTL to the idle TTL, so a room nobody uses expires whole.
+// Nothing else is stored. Wake-ups travel on the Pub/Sub channel
+// sl:{<roomID>}:wake, which is not a key; they carry the events whole.
+//
+// # Why compare-and-set and not one script per operation
+//
+// The room logic (take at most two seats, submit and intersect, pause,
+// release debriefs together, ...) is written once, in Go, in package room, and
+// the memory store and this store run the very same code. Rewriting each step
+// in Lua would mean two implementations that must never drift. Instead Update
+// is optimistic: it reads the state, runs the room's update function on a
+// private copy in Go, and commits with one Lua script that writes only if the
+// stored Version is still the one it read. The script saves the new state,
+// appends the events to the log, refreshes the TTLs and publishes the
+// wake-up, all atomically; when another writer won the race, Update reads
+// again and reruns the function (room.Store allows that), with a small
+// jittered backoff and a bounded number of attempts. So every step of the room
+// logic is atomic in Redis exactly as it is under the memory store's lock, and
+// the logic stays in one place. A room has few writers (two phones and
+// their housekeeping), so conflicts are rare and cheap.
+//
+// A commit is sent at most once: go-redis does not retry it. A commit whose
+// answer is lost may have landed, and sent again it would look like a lost
+// race and make Update apply the change twice; so it is an error for the
+// caller, as any unreachable store is.
+//
+// # Wake-ups and the lossless log
+//
+// The log stream is the source of truth; Pub/Sub only wakes other instances
+// up. Each commit publishes the committed events themselves, so the common
+// path needs no second round trip. A Store multiplexes every room its
+// subscribers watch over one classic Pub/Sub connection (not sharded Pub/Sub).
+// Whenever Redis confirms a subscription, first or again after a reconnect,
+// the store reads the log from the last offset it delivered for that room and
+// delivers what it missed, so a dropped connection loses no event. A message
+// whose first event does not follow the last one delivered also makes the
+// store read the gap from the log first. Events read back from the log get
+// their revealed tokens from the state's open round, as room.Service.Since
+// does for phones that resume.
+//
+// # What survives a Redis restart
+//
+// Rooms survive a restart of Redis only when Redis persists data (AOF or
+// snapshots, set up by the operator). A Redis that restarts without
+// persistence comes back empty: every room is gone and phones are told
+// not_found, exactly as if their room had expired. Either way the instances
+// reconnect by themselves; while Redis is unreachable, requests fail with
+// "unavailable" and /readyz reports 503.
+//
+// # Connecting
+//
+// NewClient builds the client from a Config, which the command fills from
+// its flags and their environment twins:
+//
+//	one node   SOFTLAND_REDIS_URL=redis://[user:password@]host:6379[/db]   (rediss:// for TLS)
+//	Sentinel   SOFTLAND_REDIS_ADDRS=s1:26379,s2:26379,s3:26379 SOFTLAND_REDIS_MASTER=mymaster
+//	Cluster    SOFTLAND_REDIS_ADDRS=n1:6379,n2:6379,n3:6379   (no master name)
+//
+// With addresses, SOFTLAND_REDIS_USERNAME, SOFTLAND_REDIS_PASSWORD,
+// SOFTLAND_REDIS_SENTINEL_PASSWORD and SOFTLAND_REDIS_TLS=true complete them.
+// go-redis's own log lines can name Pub/Sub channels, hence room ids; the
+// command silences them, and the store logs connection trouble without them.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"softland/server/protocol"
+	"softland/server/room"
+)
+
+// Defaults for Options.
+const (
+	DefaultLogSize        = 256
+	DefaultIdleTTL        = room.DefaultIdleTTL
+	DefaultHealthInterval = 5 * time.Second
+
+	// maxAttempts bounds how often Update reruns after losing a race.
+	maxAttempts = 64
+	// backoffBase and backoffCap bound the jittered wait between attempts.
+	backoffBase = time.Millisecond
+	backoffCap  = 64 * time.Millisecond
+	// subscribeTimeout bounds the one read Subscribe makes for a new room,
+	// and each catch-up read.
+	subscribeTimeout = 2 * time.Second
+	// deleteTimeout bounds Delete, which outlives its caller's context.
+	deleteTimeout = 10 * time.Second
+)
+
+// Options configure a Store. Zero values take the defaults.
+type Options struct {
+	// LogSize is how many recent events each room keeps for resume. A phone
+	// further behind gets a snapshot. Redis trims the stream approximately,
+	// so it may hold a few more entries; Since never uses them.
+	LogSize int
+	// IdleTTL is how long a room lives after its last change.
+	IdleTTL time.Duration
+	// HealthInterval is how long the Pub/Sub connection may stay silent
+	// before the store pings it; a ping unanswered for as long again makes
+	// the store replace the connection (and catch up from the log).
+	HealthInterval time.Duration
+	// Logger receives connection problems. Lines never carry room ids,
+	// tokens or payloads. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is the Redis room store. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	opt    Options
+	log    *slog.Logger
+
+	ctx    context.Context // ends on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan struct{} // wakes the manager: subscriptions changed
+
+	mu      sync.Mutex
+	closed  bool
+	groups  map[string]*group   // room id → its local subscribers
+	dirty   map[string]struct{} // rooms whose channel subscription must be reconciled
+	cur     *pubsubConn
+	nextSub uint64
+
+	activity atomic.Int64 // UnixNano of the last thing read from Pub/Sub
+	failing  atomic.Bool  // receive is getting errors and reconnecting
+}
+
+var _ room.Store = (*Store)(nil)
+
+// New returns a Store over client and starts its Pub/Sub goroutines; Close
+// stops them. The client stays the caller's to close, after the Store.
+//
+// Give the client ContextTimeoutEnabled (NewClient does), so that the
+// deadlines of callers, such as /readyz's, bound each command.
+func New(client redis.UniversalClient, opts Options) *Store {
+	if opts.LogSize <= 0 {
+		opts.LogSize = DefaultLogSize
+	}
+	if opts.IdleTTL <= 0 {
+		opts.IdleTTL = DefaultIdleTTL
+	}
+	if opts.HealthInterval <= 0 {
+		opts.HealthInterval = DefaultHealthInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Store{
+		client: client,
+		opt:    opts,
+		log:    opts.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+		kick:   make(chan struct{}, 1),
+		groups: make(map[string]*group),
+		dirty:  make(map[string]struct{}),
+	}
+	s.cur = s.newPubSub()
+	s.activity.Store(time.Now().UnixNano())
+	s.wg.Add(2)
+	go s.receive()
+	go s.manage()
+	return s
+}
+
+// Close stops the store's goroutines and closes its Pub/Sub connection.
+// Subscribers hear nothing more. The store must not be used afterwards.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	cur := s.cur
+	s.mu.Unlock()
+	s.cancel()
+	err := cur.ps.Close()
+	s.wg.Wait()
+	if errors.Is(err, redis.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Keys. The hash tag {id} puts all of a room in one Cluster slot.
+func stateKey(id string) string { return "sl:{" + id + "}:state" }
+func logKey(id string) string   { return "sl:{" + id + "}:log" }
+func wakeChannel(id string) string {
+	return "sl:{" + id + "}:wake"
+}
+
+// roomOfChannel returns the room id of a wake channel.
+func roomOfChannel(ch string) (string, bool) {
+	id, ok := strings.CutPrefix(ch, "sl:{")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(id, "}:wake")
+}
+
+// validID keeps a room id from reaching into another key's name. Room ids
+// are UUIDs; the edge refuses anything else before it gets here.
+func validID(id string) bool { return id != "" && !strings.ContainsAny(id, "{}") }
+
+// Scripts. Each touches only the keys of one room, named in KEYS.
+var (
+	// createScript saves a new room unless the id is taken, and drops any
+	// stray log of that id. KEYS: state, log. ARGV: state JSON, TTL (ms).
+	createScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+`)
+
+	// lastScript returns the offset of the newest logged event, 0 for none.
+	// KEYS: log.
+	lastScript = redis.NewScript(`
+local r = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #r == 0 then return 0 end
+return tonumber(string.match(r[1][1], '^(%d+)'))
+`)
+)
+
+// commitSrc is Update's compare-and-set. It commits only if the stored
+// state's version is still ARGV[1]: it saves the new state, appends each event
+// to the log under its offset, refreshes both TTLs and publishes the events as
+// one JSON array on the wake channel. It returns 1 when it committed, 0 when
+// another writer was first, -1 when the room is gone.
+//
+// The version is read with an anchored pattern over the prefix Go's encoder
+// writes ({"id":..,"epoch":..,"version":N), which costs nothing however large
+// the state; should the layout ever change, cjson decodes the whole value.
+//
+// KEYS: state, log. ARGV: version read, new state, TTL (ms), log size,
+// channel, the events whole as one JSON array (the wake-up), then pairs of
+// stream id and the event as the log keeps it.
+const commitSrc = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+local v = string.match(cur, '^{"id":"[^"]*","epoch":"[^"]*","version":(%d+)[,}]')
+if v then v = tonumber(v) else v = cjson.decode(cur)['version'] end
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+for i = 7, #ARGV, 2 do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[i], 'e', ARGV[i+1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if #ARGV >= 7 then
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
+return 1
+`
+
+var commitSHA = redis.NewScript(commitSrc).Hash()
+
+// noRetry is a command go-redis must send at most once. A commit whose
+// answer was lost may have committed; sent again it would find its own
+// version gone, report a conflict, and Update would apply the change twice.
+// So a commit that fails in transit is an error for the caller instead.
+type noRetry struct{ *redis.Cmd }
+
+func (noRetry) NoRetry() bool { return true }
+
+// evalOnce runs a script with EVALSHA, or EVAL when Redis does not have it
+// cached, without go-redis's retries.
+func evalOnce(ctx context.Context, c redis.UniversalClient, sha, src string, keys []string, args ...any) *redis.Cmd {
+	build := func(verb, body string) *redis.Cmd {
+		a := make([]any, 0, 3+len(keys)+len(args))
+		a = append(a, verb, body, len(keys))
+		for _, k := range keys {
+			a = append(a, k)
+		}
+		return redis.NewCmd(ctx, append(a, args...)...)
+	}
+	cmd := build("evalsha", sha)
+	c.Process(ctx, noRetry{cmd})
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = build("eval", src)
+		c.Process(ctx, noRetry{cmd})
+	}
+	return cmd
+}
+
+// Create implements room.Store.
+func (s *Store) Create(ctx context.Context, st *room.State) error {
+	if !validID(st.ID) {
+		return &room.Error{Code: protocol.CodeInternal, Msg: "bad room id"}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	n, err := createScript.Run(ctx, s.client, []string{stateKey(st.ID), logKey(st.ID)}, b, s.ttl()).Int()
+	if err != nil {
+		return fmt.Errorf("redisstore: create: %w", err)
+	}
+	if n != 1 {
+		return &room.Error{Code: protocol.CodeInternal, Msg: "room id collision"}
+	}
+	return nil
+}
+
+func (s *Store) ttl() int64 { return s.opt.IdleTTL.Milliseconds() }
+
+// Load implements room.Store.
+func (s *Store) Load(ctx context.Context, id string) (*room.State, error) {
+	st, _, err := s.get(ctx, id)
+	if err != nil {
+		return nil, wrap("load", err)
+	}
+	return st, nil
+}
+
+// get reads and decodes a room's state.
+func (s *Store) get(ctx context.Context, id string) (*room.State, []byte, error) {
+	if !validID(id) {
+		return nil, nil, room.ErrNotFound
+	}
+	b, err := s.client.Get(ctx, stateKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil, room.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := decodeState(b)
+	return st, b, err
+}
+
+func decodeState(b []byte) (*room.State, error) {
+	st := new(room.State)
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, errors.New("stored state is not valid JSON")
+	}
+	return st, nil
+}
+
+// wrap names the operation in a store failure; refusals pass as they are.
+func wrap(op string, err error) error {
+	if err == nil || room.IsRefusal(err) {
+		return err
+	}
+	return fmt.Errorf("redisstore: %s: %w", op, err)
+}
+
+// Update implements room.Store. fn runs on a fresh copy of the stored state
+// on every attempt; see the package comment for why.
+func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]protocol.Event, error)) (*room.State, []protocol.Event, error) {
+	for attempt := 0; ; attempt++ {
+		cur, _, err := s.get(ctx, id)
+		if err != nil {
+			return nil, nil, wrap("update", err)
+		}
+		next := cur.Clone()
+		evs, err := fn(next)
+		if err == room.ErrUnchanged {
+			return cur, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		ok, err := s.commit(ctx, cur, next, evs)
+		if err != nil {
+			return nil, nil, wrap("update", err)
+		}
+		if ok {
+			return next, evs, nil
+		}
+		if attempt+1 >= maxAttempts {
+			return nil, nil, fmt.Errorf("redisstore: update: still racing other writers after %d attempts", maxAttempts)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return nil, nil, wrap("update", err)
+		}
+	}
+}
+
+// commit runs the compare-and-set script. It reports false when another
+// writer changed the room since cur was read.
+func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) (bool, error) {
+	// The log must stay a run of consecutive offsets ending at the state's.
+	off := cur.Offset
+	for _, ev := range evs {
+		if ev.Offset != off+1 {
+			return false, errors.New("events do not continue the room's offsets")
+		}
+		off = ev.Offset
+	}
+	if next.Offset != off {
+		return false, errors.New("state offset does not match its events")
+	}
+	next.Version = cur.Version + 1
+	b, err := json.Marshal(next)
+	if err != nil {
+		return false, err
+	}
+	wake, err := json.Marshal(evs)
+	if err != nil {
+		return false, err
+	}
+	args := make([]any, 0, 6+2*len(evs))
+	args = append(args, cur.Version, b, s.ttl(), s.opt.LogSize, wakeChannel(next.ID), wake)
+	for _, ev := range evs {
+		logged := room.ForLog(ev)
+		e, err := json.Marshal(&logged)
+		if err != nil {
+			return false, err
+		}
+		args = append(args, strconv.FormatUint(ev.Offset, 10)+"-1", e)
+	}
+	n, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Int()
+	switch {
+	case err != nil:
+		return false, err
+	case n < 0:
+		return false, room.ErrNotFound
+	}
+	return n == 1, nil
+}
+
+// backoff returns a random wait before attempt+1, growing with attempt.
+func backoff(attempt int) time.Duration {
+	d := backoffCap
+	if attempt < 6 {
+		d = min(backoffBase<<attempt, backoffCap)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Since implements room.Store. The state and the log are read in one
+// transaction. The log is the last LogSize offsets up to the state's, even
+// when Redis's approximate trimming kept a few more.
+func (s *Store) Since(ctx context.Context, id, epoch string, after uint64) ([]protocol.Event, bool, error) {
+	st, evs, err := s.readLog(ctx, id, after+1)
+	if err != nil {
+		return nil, false, wrap("since", err)
+	}
+	switch {
+	case epoch != st.Epoch || after > st.Offset:
+		return nil, false, nil
+	case after == st.Offset:
+		return nil, true, nil
+	case st.Offset-after > uint64(s.opt.LogSize):
+		return nil, false, nil
+	}
+	for i, ev := range evs {
+		if ev.Offset != after+1+uint64(i) {
+			return nil, false, nil
+		}
+	}
+	if len(evs) == 0 || evs[len(evs)-1].Offset < st.Offset {
+		return nil, false, nil
+	}
+	return evs, true, nil
+}
+
+// decodeEntries decodes log entries into events.
+func decodeEntries(msgs []redis.XMessage) ([]protocol.Event, error) {
+	evs := make([]protocol.Event, 0, len(msgs))
+	for _, m := range msgs {
+		e, ok := m.Values["e"].(string)
+		if !ok {
+			return nil, errors.New("log entry without an event")
+		}
+		var ev protocol.Event
+		if err := json.Unmarshal([]byte(e), &ev); err != nil {
+			return nil, errors.New("log entry is not a valid event")
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// readLog returns the room's state and its logged events from offset from
+// on, read in one transaction. The events are as the log keeps them.
+func (s *Store) readLog(ctx context.Context, id string, from uint64) (*room.State, []protocol.Event, error) {
+	if !validID(id) {
+		return nil, nil, room.ErrNotFound
+	}
+	var get *redis.StringCmd
+	var xr *redis.XMessageSliceCmd
+	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, stateKey(id))
+		xr = p.XRange(ctx, logKey(id), strconv.FormatUint(from, 10)+"-0", "+")
+		return nil
+	})
+	if errors.Is(get.Err(), redis.Nil) {
+		return nil, nil, room.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	b, _ := get.Bytes()
+	st, err := decodeState(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	evs, err := decodeEntries(xr.Val())
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, evs, nil
+}
+
+// lastOffset returns the offset of the room's newest logged event, 0 when
+// it has none (or does not exist yet).
+func (s *Store) lastOffset(ctx context.Context, id string) (uint64, error) {
+	n, err := lastScript.Run(ctx, s.client, []string{logKey(id)}).Int64()
+	if err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
+}
+
+// Delete implements room.Store: both keys go in one command (they share a
+// slot). Erasing is the one write that must never be half abandoned, so
+// Delete runs to the end even when ctx is cancelled meanwhile (the edge
+// cancels a socket's context as soon as the erased event closes it, which
+// can be while Erase is still deleting); deleteTimeout bounds it instead.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if !validID(id) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
+	defer cancel()
+	if err := s.client.Del(ctx, stateKey(id), logKey(id)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete: %w", err)
+	}
+	return nil
+}
+
+// Ping implements room.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redisstore: ping: %w", err)
+	}
+	return nil
+}
