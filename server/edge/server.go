@@ -66,6 +66,9 @@ type Config struct {
 	// TrustProxy takes the client address from X-Forwarded-For; set it only
 	// behind a proxy that sets that header.
 	TrustProxy bool
+	// HSTS adds Strict-Transport-Security to every page: set it when the
+	// server itself serves HTTPS.
+	HSTS bool
 }
 
 // Server serves Softland's HTTP routes and WebSocket connections.
@@ -144,7 +147,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /readyz", s.serveReady)
 	s.mux.Handle("GET /metrics", cfg.Metrics.Handler())
 	if cfg.Static != nil {
-		s.mux.Handle("GET /", staticHandler(cfg.Static))
+		s.mux.Handle("GET /", staticHandler(cfg.Static, cfg.HSTS))
 	}
 	return s
 }

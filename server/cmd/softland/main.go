@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,6 +21,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9/logging"
+
+	"golang.org/x/crypto/acme/autocert"
 
 	"softland/server/edge"
 	"softland/server/memstore"
@@ -55,6 +59,16 @@ type config struct {
 	maxSubmits    int
 	logLevel      string
 	drainTimeout  time.Duration
+	socketsPerIP  int
+	admitsPerIP   int
+	trustProxy    bool
+	tlsCert       string
+	tlsKey        string
+	acmeDomains   string
+	acmeCache     string
+	acmeEmail     string
+	acmeHTTPAddr  string
+	pprofAddr     string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -94,6 +108,16 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	dur(&c.roundWindow, "round-window", "SOFTLAND_ROUND_WINDOW", room.DefaultRoundWindow, "how long a check-in round stays open")
 	dur(&c.debriefWindow, "debrief-window", "SOFTLAND_DEBRIEF_WINDOW", room.DefaultDebriefWindow, "how long after a round opens its debriefs are accepted")
 	num(&c.maxSubmits, "max-submits", "SOFTLAND_MAX_SUBMITS", room.DefaultMaxSubmits, "submissions allowed per seat per round")
+	num(&c.socketsPerIP, "sockets-per-ip", "SOFTLAND_SOCKETS_PER_IP", edge.DefaultSocketsPerIP, "open sockets allowed per client address")
+	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create or join attempts allowed per client address every 10s")
+	boolean(&c.trustProxy, "trust-proxy", "SOFTLAND_TRUST_PROXY", "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+	str(&c.tlsCert, "tls-cert", "SOFTLAND_TLS_CERT", "", "serve HTTPS with this certificate file (PEM), with -tls-key")
+	str(&c.tlsKey, "tls-key", "SOFTLAND_TLS_KEY", "", "the certificate's private key file (PEM)")
+	str(&c.acmeDomains, "acme-domains", "SOFTLAND_ACME_DOMAINS", "", "comma-separated public names to get certificates for automatically (ACME, e.g. Let's Encrypt); serve on :443")
+	str(&c.acmeCache, "acme-cache", "SOFTLAND_ACME_CACHE", "softland-certs", "directory where automatic certificates are kept")
+	str(&c.acmeEmail, "acme-email", "SOFTLAND_ACME_EMAIL", "", "contact address given to the certificate authority (optional)")
+	str(&c.acmeHTTPAddr, "acme-http-addr", "SOFTLAND_ACME_HTTP_ADDR", ":80", "with -acme-domains: plain HTTP address answering certificate challenges and redirecting to HTTPS")
+	str(&c.pprofAddr, "pprof", "SOFTLAND_PPROF", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); off when empty")
 	str(&c.logLevel, "log-level", "SOFTLAND_LOG_LEVEL", "info", "debug, info, warn or error")
 	dur(&c.drainTimeout, "drain-timeout", "SOFTLAND_DRAIN_TIMEOUT", DefaultDrainTimeout, "how long shutdown waits for sockets to close")
 	fs.VisitAll(func(f *flag.Flag) {
@@ -114,6 +138,21 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if err := c.redis.check(); err != nil {
 		return nil, err
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	if c.tlsCert != "" && c.acmeDomains != "" {
+		return nil, errors.New("use either -tls-cert/-tls-key or -acme-domains, not both")
+	}
+	if c.socketsPerIP < 1 || c.admitsPerIP < 1 {
+		return nil, errors.New("sockets-per-ip and admits-per-ip must be at least 1")
+	}
+	if c.pprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.pprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return nil, errors.New("-pprof must be a loopback address such as 127.0.0.1:6060: profiles reveal memory contents")
+		}
 	}
 	return c, nil
 }
@@ -213,35 +252,129 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			origins = append(origins, o)
 		}
 	}
-	srv := edge.New(edge.Config{Rooms: rooms, Static: static.FS, Origins: origins, Logger: logger})
+	tlsConf, challenge, err := c.tls()
+	if err != nil {
+		return err
+	}
+	srv := edge.New(edge.Config{
+		Rooms:        rooms,
+		Static:       static.FS,
+		Origins:      origins,
+		Logger:       logger,
+		SocketsPerIP: c.socketsPerIP,
+		AdmitsPerIP:  c.admitsPerIP,
+		TrustProxy:   c.trustProxy,
+		HSTS:         tlsConf != nil,
+	})
 
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	scheme := "http"
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "softland: listening on http://%s (%s store)\n", ln.Addr(), storeName)
-	logger.Info("listening", "addr", ln.Addr().String(), "store", storeName)
+	servers := []*http.Server{newHTTPServer(srv, logger)}
+	listeners := []net.Listener{ln}
+	if challenge != nil {
+		cl, err := net.Listen("tcp", c.acmeHTTPAddr)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		servers, listeners = append(servers, newHTTPServer(challenge, logger)), append(listeners, cl)
+	}
+	if c.pprofAddr != "" {
+		pl, err := net.Listen("tcp", c.pprofAddr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		servers, listeners = append(servers, newHTTPServer(pprofHandler(), logger)), append(listeners, pl)
+		logger.Info("pprof on", "addr", pl.Addr().String())
+	}
+	fmt.Fprintf(stdout, "softland: listening on %s://%s (%s store)\n", scheme, ln.Addr(), storeName)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", storeName, "scheme", scheme)
 
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	served := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { served <- hs.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-served:
+		for _, hs := range servers {
+			hs.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
 	drain, cancel := context.WithTimeout(context.Background(), c.drainTimeout)
 	defer cancel()
-	hsErr := hs.Shutdown(drain)
-	wsErr := srv.Shutdown(drain)
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	var errs []error
+	for _, hs := range servers {
+		errs = append(errs, hs.Shutdown(drain))
 	}
-	return errors.Join(hsErr, wsErr)
+	errs = append(errs, srv.Shutdown(drain))
+	for range servers {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// tls returns the TLS configuration to serve with (nil for plain HTTP) and,
+// for automatic certificates, the plain-HTTP handler that answers the
+// certificate authority's challenges and redirects everything else.
+func (c *config) tls() (*tls.Config, http.Handler, error) {
+	switch {
+	case c.tlsCert != "":
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tls: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil, nil
+	case c.acmeDomains != "":
+		var domains []string
+		for _, d := range strings.Split(c.acmeDomains, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				domains = append(domains, d)
+			}
+		}
+		m := &autocert.Manager{
+			Prompt:     autocert.AcceptTOS,
+			HostPolicy: autocert.HostWhitelist(domains...),
+			Cache:      autocert.DirCache(c.acmeCache),
+			Email:      c.acmeEmail,
+		}
+		conf := m.TLSConfig()
+		conf.MinVersion = tls.VersionTLS12
+		return conf, m.HTTPHandler(nil), nil
+	}
+	return nil, nil, nil
+}
+
+// pprofHandler serves the profiles. It is only ever bound to loopback.
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
