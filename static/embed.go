@@ -7,7 +7,7 @@ import "embed"
 
 // FS is the web app as served at "/". Files are named relative to this folder.
 //
-//go:embed index.html app.css catalog.json rules-vectors.json js
+//go:embed index.html app.css sw.js manifest.webmanifest catalog.json rules-vectors.json js icons vendor
 var FS embed.FS
 
 // Catalog is the versioned catalog of needs, suggestions and rules.

@@ -1,0 +1,85 @@
+// Tests for state.js: snapshots, every event kind, and the offset checks.
+// Run with: node --test static/js/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { emptyState, fromSnapshot, applyEvent, openDebriefs, order } from './state.js';
+
+const R = '0a9b8c7d-6e5f-4a3b-9c2d-1e0f2a3b4c5d';
+
+test('a snapshot replaces the state', () => {
+  const st = fromSnapshot({
+    paired: true,
+    presence: ['online', 'reconnecting'],
+    paused: [false, true],
+    round: { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: ['t1'], rev: 1 },
+    settings: { seat: 1, blob: 'b' },
+    announce: [null, { seat: 2, blob: 'a' }],
+    debriefs: [{ round: R, until: 99, submitted: [false, false] }],
+  });
+  assert.equal(st.paired, true);
+  assert.deepEqual(st.paused, [false, true]);
+  assert.deepEqual(st.round, { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: ['t1'], rev: 1 });
+  assert.deepEqual(st.debriefs, [{ round: R, until: 99, submitted: [false, false], released: null }]);
+  assert.deepEqual(fromSnapshot({ debriefs: [], announce: [null, null] }).round, null);
+});
+
+test('events change the state and leave the old one alone', () => {
+  let st = emptyState();
+  const steps = [
+    { kind: 'paired', seat: 2 },
+    { kind: 'round.opened', seat: 1, round: R, closesAt: 5, until: 50 },
+    { kind: 'round.submitted', seat: 2, round: R },
+    { kind: 'round.revealed', round: R, reveal: ['a', 'b'], rev: 1 },
+    { kind: 'paused', seat: 2 },
+    { kind: 'announced', seat: 1, blob: 'x' },
+    { kind: 'settings', seat: 2, blob: 's' },
+    { kind: 'debrief.submitted', seat: 1, round: R },
+  ];
+  const before = structuredClone(st);
+  const first = applyEvent(st, steps[0]);
+  assert.deepEqual(st, before, 'applyEvent does not change its input');
+  for (const e of steps) st = applyEvent(st, e);
+  assert.equal(st.paired, true);
+  assert.deepEqual(st.presence, ['away', 'online']);
+  assert.deepEqual(st.round.submitted, [false, true]);
+  assert.deepEqual(st.round.reveal, ['a', 'b']);
+  assert.deepEqual(st.paused, [false, true]);
+  assert.deepEqual(st.announce[0], { seat: 1, blob: 'x' });
+  assert.deepEqual(st.settings, { seat: 2, blob: 's' });
+  assert.deepEqual(st.debriefs[0].submitted, [true, false]);
+  assert.equal(first.paired, true);
+
+  st = applyEvent(st, { kind: 'round.revealed', round: R, rev: 2 }); // nothing matched: no reveal field
+  assert.deepEqual(st.round.reveal, []);
+  st = applyEvent(st, { kind: 'unpaused', seat: 2 });
+  st = applyEvent(st, { kind: 'presence', seat: 2, presence: 'away' });
+  st = applyEvent(st, { kind: 'round.closed', round: R, reason: 'closed', seat: 1, until: 60 });
+  st = applyEvent(st, { kind: 'debrief.released', round: R, blobs: ['d1', 'd2'] });
+  assert.equal(st.round, null);
+  assert.deepEqual(st.paused, [false, false]);
+  assert.equal(st.presence[1], 'away');
+  assert.deepEqual(st.debriefs[0], { round: R, until: 60, submitted: [true, true], released: ['d1', 'd2'] });
+  assert.deepEqual(openDebriefs(st, 59).length, 1);
+  assert.deepEqual(openDebriefs(st, 60).length, 0);
+  assert.equal(applyEvent(st, { kind: 'erased', seat: 1 }).erased, true);
+  assert.deepEqual(applyEvent(st, { kind: 'something.new' }), st, 'unknown kinds change nothing');
+});
+
+test('at most four debrief windows are kept, as on the server', () => {
+  let st = emptyState();
+  for (let i = 0; i < 6; i++) st = applyEvent(st, { kind: 'round.opened', seat: 1, round: `r${i}`, until: i });
+  assert.deepEqual(
+    st.debriefs.map((d) => d.round),
+    ['r2', 'r3', 'r4', 'r5'],
+  );
+});
+
+test('order: apply the next, skip the old, stop at a gap or another epoch', () => {
+  const c = { epoch: 'e', offset: 4 };
+  assert.equal(order(c, { epoch: 'e', offset: 5 }), 'apply');
+  assert.equal(order(c, { epoch: 'e', offset: 4 }), 'skip');
+  assert.equal(order(c, { epoch: 'e', offset: 1 }), 'skip');
+  assert.equal(order(c, { epoch: 'e', offset: 6 }), 'gap');
+  assert.equal(order(c, { epoch: 'f', offset: 5 }), 'gap');
+});

@@ -1,0 +1,77 @@
+// Softland's service worker: the app shell works offline, and a release
+// reaches phones on their next load.
+//
+// Network first for the shell: every request goes to the server (which
+// answers "no-cache" with content-hash ETags, so an unchanged file costs a
+// 304), and the cache answers only when the network cannot. Nothing else is
+// touched: not /ws (the room), not /healthz or /readyz, not other origins,
+// not anything but GET. The cache holds only the public app files, never a
+// room, a key or a tap; those live in localStorage. Bump VERSION when the list
+// of shell files changes; old caches are deleted on activation.
+
+const VERSION = 'softland-shell-v1';
+const SHELL = [
+  '/',
+  '/app.css',
+  '/catalog.json',
+  '/manifest.webmanifest',
+  '/icons/icon.svg',
+  '/js/app.js',
+  '/js/conn.js',
+  '/js/crypto.js',
+  '/js/history.js',
+  '/js/i18n.js',
+  '/js/qr.js',
+  '/js/rules.js',
+  '/js/space.js',
+  '/js/state.js',
+  '/js/store.js',
+  '/js/view.js',
+  '/vendor/uqr/uqr.mjs',
+];
+// Fetched when first used and kept for offline use after that.
+const LATER = ['/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(
+    caches
+      .open(VERSION)
+      .then((cache) => cache.addAll(SHELL.map((u) => new Request(u, { cache: 'no-cache' }))))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith('softland-') && k !== VERSION).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener('fetch', (event) => {
+  const req = event.request;
+  if (req.method !== 'GET') return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin || NEVER.some((p) => url.pathname === p || url.pathname.startsWith(`${p}/`))) return;
+  // Every navigation is the one page; the room lives in the #fragment and
+  // localStorage, never in the URL the server or this cache sees.
+  const key = req.mode === 'navigate' ? '/' : url.pathname;
+  if (!SHELL.includes(key) && !LATER.includes(key)) return;
+  event.respondWith(networkFirst(req, key));
+});
+
+async function networkFirst(req, key) {
+  const cache = await caches.open(VERSION);
+  try {
+    const res = await fetch(req.mode === 'navigate' ? new Request('/', { cache: 'no-cache' }) : req);
+    if (res.ok) await cache.put(key, res.clone());
+    return res;
+  } catch (err) {
+    const hit = await cache.match(key);
+    if (hit) return hit;
+    throw err;
+  }
+}
