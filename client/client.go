@@ -194,9 +194,29 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 	if !protocol.IsRoomID(link.Room) {
 		return nil, errors.New("client: join: the link's room is not a lowercase UUID")
 	}
-	req := &protocol.Join{Room: link.Room, JoinKey: k.JoinKey()}
-	return connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
+	// The nonce lets this phone repeat the join if the connection drops
+	// before the welcome arrives (protocol.Join); nobody else knows it.
+	nonce, err := keys.Decoy()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		req := &protocol.Join{Room: link.Room, JoinKey: k.JoinKey(), Nonce: nonce}
+		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
+		var refused *Error
+		if err == nil || errors.As(err, &refused) || attempt == joinAttempts || ctx.Err() != nil {
+			return c, err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
+
+// joinAttempts bounds how often Join repeats itself after a lost connection.
+const joinAttempts = 3
 
 // Resume comes back to the seat st describes, catching up on every event
 // after st.Offset (or from a snapshot, when the server no longer has them or

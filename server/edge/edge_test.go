@@ -722,3 +722,53 @@ func TestLongGapGetsSnapshotNotHugeReplay(t *testing.T) {
 	}
 	nb.sync()
 }
+
+// TestRepeatedJoinWithNonce: a phone whose join welcome was lost repeats the
+// join with the same nonce and gets its seat back; nobody else can, and the
+// phone itself cannot once it has acted.
+func TestRepeatedJoinWithNonce(t *testing.T) {
+	srv := servertest.Start(t)
+	a := dial(t, srv)
+	joinKey := a.create()
+	_, nonce := key()
+	join := func(nonce string) frame {
+		p := dial(t, srv)
+		p.send(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.room, JoinKey: joinKey, Nonce: nonce})
+		f := p.nextFrame()
+		if f.Type == protocol.TypeWelcome {
+			p.room, p.device, p.seat, p.epoch, p.offset = f.Room, f.Device, 2, f.Epoch, f.Offset
+		}
+		f.Device = p.device
+		t.Cleanup(func() { p.ws.CloseNow() })
+		return f
+	}
+	lost := join(nonce) // the welcome that "never arrived"
+	if lost.Type != protocol.TypeWelcome {
+		t.Fatalf("first join: %s", lost.raw)
+	}
+	a.expect(protocol.KindPaired)
+
+	again := join(nonce)
+	if again.Type != protocol.TypeWelcome || again.Seat != 2 || again.Device == lost.Device {
+		t.Fatalf("repeated join: %s", again.raw)
+	}
+	_, other := key()
+	if f := join(other); f.Code != protocol.CodeRoomFull {
+		t.Fatalf("another nonce: %s", f.raw)
+	}
+	if f := join(""); f.Code != protocol.CodeRoomFull {
+		t.Fatalf("no nonce: %s", f.raw)
+	}
+	// The lost token no longer works.
+	d := dial(t, srv)
+	d.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.room, Device: lost.Device})
+	d.expectError(protocol.CodeForbidden)
+
+	// Once seat 2 has acted with its token, the nonce is spent.
+	b, _ := resume(t, srv, &phone{room: a.room, device: again.Device, seat: 2, epoch: again.Epoch}, 0)
+	b.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	b.until(protocol.TypeAck)
+	if f := join(nonce); f.Code != protocol.CodeRoomFull {
+		t.Fatalf("nonce after use: %s", f.raw)
+	}
+}

@@ -33,7 +33,7 @@ func (c *conn) handle(msg any) {
 		return
 	case *protocol.Join:
 		c.admit(protocol.TypeJoin, m.ID, m.Room, func() (*room.Admission, error) {
-			return c.s.rooms.Join(ctx, m.Room, m.JoinKey)
+			return c.s.rooms.Join(ctx, m.Room, m.JoinKey, m.Nonce)
 		})
 		return
 	case *protocol.Resume:

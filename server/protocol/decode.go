@@ -101,6 +101,9 @@ func validate(m any) string {
 		if !IsKey(m.JoinKey) {
 			return "joinKey must be 32 bytes in unpadded base64url"
 		}
+		if m.Nonce != "" && !IsKey(m.Nonce) {
+			return "nonce must be 32 bytes in unpadded base64url"
+		}
 	case *Resume:
 		if !IsRoomID(m.Room) {
 			return "room must be a lowercase UUID"

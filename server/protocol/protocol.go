@@ -148,10 +148,17 @@ type Create struct {
 }
 
 // Join takes the second seat with the join key derived from the link's secret.
+//
+// Nonce, 32 random bytes the joining phone makes once and keeps, lets it
+// repeat a join whose welcome it never received (the network dropped in
+// between): the same key with the same nonce is admitted again, with a new
+// device token, until seat 2 first acts or the invite expires. Someone else
+// holding the link does not know the nonce and gets room_full.
 type Join struct {
 	Header
 	Room    string `json:"room"`
-	JoinKey string `json:"joinKey"` // base64url(joinKey), 43 chars
+	JoinKey string `json:"joinKey"`         // base64url(joinKey), 43 chars
+	Nonce   string `json:"nonce,omitempty"` // base64url, 43 chars; optional
 }
 
 // Resume brings a seat back after sleep, a network change or a restart. Epoch

@@ -149,26 +149,47 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 }
 
 // Join takes seat 2 with the join key from the link. After it succeeds the
-// join key is forgotten, so the link can never seat anyone again.
-func (s *Service) Join(ctx context.Context, roomID, joinKey string) (*Admission, error) {
+// join key is forgotten, so the link can never seat anyone else; only the
+// same phone, presenting the same nonce, may repeat a join whose welcome it
+// never got, until seat 2 first acts or the invite expires.
+func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Admission, error) {
 	device, deviceHash, err := s.newDevice()
 	if err != nil {
 		return nil, err
 	}
 	presented := hashKey(joinKey)
+	proof := ""
+	if nonce != "" {
+		proof = joinProof(joinKey, nonce)
+	}
 	var m Member
 	st, _, err := s.update(ctx, roomID, nil, func(t *tx) error {
 		st := t.st
+		se := &st.Seats[1]
+		if se.Taken {
+			if proof == "" || se.JoinProof == "" || subtle.ConstantTimeCompare([]byte(proof), []byte(se.JoinProof)) != 1 || t.now >= st.InviteExpiresAt {
+				return ErrRoomFull
+			}
+			// The same phone again: a new device token replaces the one it
+			// never received, and any socket holding the old one is replaced.
+			se.DeviceHash = deviceHash
+			se.Gen++
+			m = Member{Room: st.ID, Seat: 2, Gen: se.Gen}
+			t.dirty = true
+			if se.Presence != protocol.PresenceOnline {
+				se.Presence = protocol.PresenceOnline
+				t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: 2, Presence: protocol.PresenceOnline})
+			}
+			return nil
+		}
 		switch {
-		case st.Seats[1].Taken:
-			return ErrRoomFull
 		case subtle.ConstantTimeCompare([]byte(presented), []byte(st.JoinKeyHash)) != 1:
 			return ErrBadJoinKey
 		case t.now >= st.InviteExpiresAt:
 			return ErrInviteExpired
 		}
 		st.JoinKeyHash = ""
-		st.Seats[1] = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1}
+		*se = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1, JoinProof: proof}
 		m = Member{Room: st.ID, Seat: 2, Gen: 1}
 		t.emit(protocol.Event{Kind: protocol.KindPaired, Seat: 2})
 		return nil
@@ -180,6 +201,14 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey string) (*Admission,
 	w.Device = device
 	w.Snapshot = st.Snapshot()
 	return admit(m, w, st), nil
+}
+
+// joinProof binds a join key to the joining phone's nonce.
+func joinProof(joinKey, nonce string) string {
+	k, _ := base64.RawURLEncoding.DecodeString(joinKey)
+	n, _ := base64.RawURLEncoding.DecodeString(nonce)
+	sum := sha256.Sum256(append(append([]byte("softland join proof\x00"), k...), n...))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // Resume brings a seat back. The answer replays exactly the events after
@@ -199,6 +228,7 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 		}
 		se := &t.st.Seats[seat-1]
 		se.Gen++
+		se.JoinProof = "" // seat 2 has its token: a repeated join is no longer needed
 		t.dirty = true
 		m = Member{Room: roomID, Seat: seat, Gen: se.Gen}
 		if se.Presence != protocol.PresenceOnline {
@@ -539,6 +569,12 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 		if m != nil && st.Seats[m.Seat-1].Gen != m.Gen {
 			opErr = ErrReplaced
 		} else {
+			if m != nil && st.Seats[m.Seat-1].JoinProof != "" {
+				// Seat 2 acted, so it holds its device token: no repeated
+				// join is needed any more.
+				st.Seats[m.Seat-1].JoinProof = ""
+				t.dirty = true
+			}
 			opErr = op(t)
 		}
 		if opErr != nil && len(t.evs) == 0 && !t.dirty {

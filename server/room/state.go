@@ -40,6 +40,10 @@ type Seat struct {
 	// the phone.
 	DeviceHash string `json:"deviceHash,omitempty"`
 	Presence   string `json:"presence"`
+	// JoinProof is SHA-256 of seat 2's join key and join nonce, kept until
+	// seat 2 first acts, so a join whose welcome was lost can be repeated by
+	// the same phone (protocol.Join).
+	JoinProof string `json:"joinProof,omitempty"`
 	// Gen counts the seat's connections. A connection remembers the Gen it got,
 	// so a stale socket that closes late cannot mark a reconnected seat away,
 	// and cannot act for it.

@@ -151,7 +151,9 @@ async function startCreate() {
 
 async function startJoin(join) {
   store.set('notice', null);
-  const room = { room: join.room, secret: join.secret, seat: 2, mode: 'join' };
+  // The nonce lets this phone repeat its join if the welcome is lost on the
+  // way (protocol: join); it is kept with the room until the welcome comes.
+  const room = { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
   store.set('room', room);
   await enterRoom(room);
 }
@@ -197,7 +199,10 @@ function connect() {
 function hello(cursor) {
   const r = app.room;
   if (r.device) return { type: 'resume', room: r.room, device: r.device, epoch: cursor.epoch, offset: cursor.offset };
-  if (r.mode === 'join') return { type: 'join', room: r.room, joinKey: app.keys.joinKey };
+  if (r.mode === 'join') {
+    if (!r.nonce) { r.nonce = C.decoy(); store.set('room', r); } // a room saved before nonces existed
+    return { type: 'join', room: r.room, joinKey: app.keys.joinKey, nonce: r.nonce };
+  }
   return { type: 'create', joinKeyHash: app.keys.joinKeyHash };
 }
 
@@ -209,6 +214,7 @@ async function onWelcome(w) {
     r.device = w.device;
     if (w.seat === 1) r.link = C.makeLink(location.origin, w.room, C.unb64u(r.secret));
     delete r.mode;
+    delete r.nonce;
     store.set('join', null);
     buildPlanItems();
   }
