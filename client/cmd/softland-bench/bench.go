@@ -1,0 +1,549 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// env is what one invocation shares between its runs.
+type env struct {
+	cfg      *config
+	dir      string // temporary: binaries, logs, redis
+	bin      string // softland
+	caps     serverCaps
+	harness  bool // run the profiling harness instead of bin
+	self     string
+	progress func(format string, args ...any)
+	// perProc is how many sockets one process may hold here: RLIMIT_NOFILE
+	// less room for everything else a process opens.
+	perProc int
+}
+
+// Files a process keeps open besides the sockets it is measured with.
+const (
+	clientFileSlack = 1024
+	serverFileSlack = 256
+)
+
+// bench runs every mode and the floor, prints the report and writes it as
+// JSON. It fails when the run could not be carried out or a correctness check
+// failed (lost, duplicated, unexpected or wrong frames, errors); the speed
+// goals are only reported.
+func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) error {
+	e := &env{cfg: cfg, progress: func(format string, a ...any) {
+		if !cfg.quiet {
+			fmt.Fprintf(stderr, "softland-bench: "+format+"\n", a...)
+		}
+	}}
+	// Each side holds one socket per phone: the servers, started from here,
+	// inherit the limit.
+	nofile, err := raiseNofile(uint64(2*cfg.pairs + 8192))
+	if err != nil {
+		return err
+	}
+	e.perProc = int(nofile) - serverFileSlack
+	if err := e.checkFiles(); err != nil {
+		return err
+	}
+	// The clients share two cores with the server: collect their garbage
+	// less often, and give it back afterwards (tests run this in-process).
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+
+	dir, err := os.MkdirTemp("", "softland-bench-*")
+	if err != nil {
+		return err
+	}
+	e.dir = dir
+	keep := false
+	defer func() {
+		if keep {
+			e.progress("logs kept in %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	if e.self, err = os.Executable(); err != nil {
+		return err
+	}
+
+	rep := &Report{
+		Date:    time.Now().UTC().Format(time.RFC3339),
+		Machine: machine(nofile),
+		Args:    args,
+		Settings: Settings{
+			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate,
+			DurationSecond: cfg.duration.Seconds(), PauseEvery: cfg.pauseEvery,
+			PerSource: cfg.perSource, SourceAddrs: (2*cfg.pairs + cfg.perSource - 1) / cfg.perSource,
+		},
+	}
+	if n := e.clientProcs(); n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("one process may open %d files here, so the %d client sockets ran in %d worker processes", nofile, 2*cfg.pairs, n))
+	}
+	if n := e.floorProcs(); n > 1 && cfg.floor {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the floor ran as %d processes (pair i on process i mod %d), measured together", n, n))
+	}
+	if len(cfg.modes) > 0 && cfg.modes[0] != modeTarget {
+		if err := e.prepareServer(ctx, rep); err != nil {
+			return err
+		}
+	} else if len(cfg.targets) > 0 {
+		rep.Server = "already running at " + strings.Join(cfg.targets, ", ")
+	}
+
+	if cfg.floor {
+		e.progress("floor: %d pairs", cfg.pairs)
+		r, err := e.measure(ctx, modeFloor)
+		if err != nil {
+			keep = true
+			return fmt.Errorf("floor: %w", err)
+		}
+		rep.Floor = r
+	}
+	for _, m := range cfg.modes {
+		e.progress("%s: %d pairs", m, cfg.pairs)
+		r, err := e.measure(ctx, m)
+		if err != nil {
+			keep = true
+			return fmt.Errorf("%s: %w", m, err)
+		}
+		compare(r, rep.Floor)
+		rep.Results = append(rep.Results, r)
+	}
+	rep.Goals = goals(rep)
+	if p := rep.Settings.Rate / 2 * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f submits/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f submits/s", cfg.rate, p, 2*float64(cfg.pairs)/MinPairPeriod.Seconds()))
+	}
+	printReport(stdout, rep)
+	if cfg.jsonPath != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfg.jsonPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	var bad []string
+	for _, r := range append(rep.Results, rep.Floor) {
+		if r != nil && (r.Lost|r.Duplicated|r.Unexpected|r.Mismatched|r.WrongReveal|r.Errors != 0 || r.FailedPairs != 0) {
+			bad = append(bad, r.Name)
+		}
+	}
+	if len(bad) > 0 {
+		keep = true
+		return fmt.Errorf("correctness checks failed for %s (see the table)", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// prepareServer builds softland (or takes -server-bin) and finds out which
+// of the flags the benchmark would like it has.
+func (e *env) prepareServer(ctx context.Context, rep *Report) error {
+	cfg := e.cfg
+	e.bin = cfg.serverBin
+	if e.bin == "" {
+		e.progress("building ./server/cmd/softland")
+		bin, err := buildServer(ctx, e.dir)
+		if err != nil {
+			return err
+		}
+		e.bin = bin
+	}
+	e.caps = probeServer(ctx, e.bin)
+	e.harness = cfg.harness || (cfg.profileDir != "" && !e.caps.pprof)
+	if e.harness {
+		rep.Server = "profiling harness (server/edge, room and store packages in softland-bench -harness-server, net/http/pprof, per-address caps lifted)"
+		if cfg.profileDir != "" && !cfg.harness {
+			rep.Notes = append(rep.Notes, "the softland binary has no -pprof flag: profiles come from the in-process harness")
+		}
+		return nil
+	}
+	rep.Server = e.bin + " " + strings.Join(e.serverFlags(), " ")
+	if !e.caps.socketsPerIP || !e.caps.admitsPerIP {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("softland has no -sockets-per-ip/-admits-per-ip flags: the benchmark stays under the default per-address caps by using %d sockets per loopback source address", cfg.perSource))
+	}
+	return nil
+}
+
+// clientProcs is how many worker processes the phones need (0: they fit in
+// this one).
+func (e *env) clientProcs() int {
+	n := 2 * e.cfg.pairs
+	per := e.perProc + serverFileSlack - clientFileSlack
+	if n <= per {
+		return 0
+	}
+	return (n + per - 1) / per
+}
+
+// floorProcs is how many floor processes hold the sockets.
+func (e *env) floorProcs() int { return (2*e.cfg.pairs + e.perProc - 1) / e.perProc }
+
+// checkFiles refuses a mode whose server would need more sockets than one
+// process may open, before anything starts.
+func (e *env) checkFiles() error {
+	for _, m := range e.cfg.modes {
+		per := 2 * e.cfg.pairs
+		if m == modeTwo {
+			per = (2*e.cfg.pairs + e.cfg.instances - 1) / e.cfg.instances
+		}
+		if m != modeTarget && per > e.perProc {
+			return fmt.Errorf("-mode %s with %d pairs puts %d sockets on one server process, and a process may open only %d files here (RLIMIT_NOFILE, which this process cannot raise): use fewer pairs, or -mode two with more -instances", m, e.cfg.pairs, per, e.perProc+serverFileSlack)
+		}
+	}
+	return nil
+}
+
+// serverFlags are the flags every softland instance gets besides its address
+// and store.
+func (e *env) serverFlags() []string {
+	flags := []string{"-log-level", "warn"}
+	if e.caps.socketsPerIP {
+		flags = append(flags, "-sockets-per-ip", "1000000")
+	}
+	if e.caps.admitsPerIP {
+		flags = append(flags, "-admits-per-ip", "1000000")
+	}
+	return flags
+}
+
+// server is one measured server process.
+type server struct {
+	p     *proc
+	url   string // http base
+	pprof string // http base of /debug/pprof, if profiling
+}
+
+// startSoftland starts one softland instance (or the harness).
+func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server, error) {
+	if e.harness {
+		args := []string{"-harness-server", "-addr", "127.0.0.1:0"}
+		if redisURL != "" {
+			args = append(args, "-redis-url", redisURL)
+		}
+		p, err := startProc(ctx, name, e.dir, e.self, args, childEnviron(childEnv+"=1"), true)
+		if err != nil {
+			return nil, err
+		}
+		return &server{p: p, url: p.url, pprof: p.url}, nil
+	}
+	args := append([]string{"-addr", "127.0.0.1:0"}, e.serverFlags()...)
+	pprofURL := ""
+	if e.cfg.profileDir != "" && e.caps.pprof {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		args = append(args, "-pprof", addr)
+		pprofURL = "http://" + addr
+	}
+	if redisURL != "" {
+		args = append(args, "-redis-url", redisURL)
+	}
+	p, err := startProc(ctx, name, e.dir, e.bin, args, childEnviron(), true)
+	if err != nil {
+		return nil, err
+	}
+	return &server{p: p, url: p.url, pprof: pprofURL}, nil
+}
+
+// measure starts what mode needs, runs the workload on it and stops it.
+func (e *env) measure(ctx context.Context, mode string) (res *Result, err error) {
+	cfg := e.cfg
+	var (
+		servers []*server
+		redis   *proc
+		pids    []int
+	)
+	defer func() {
+		for _, s := range servers {
+			s.p.stop()
+		}
+		if redis != nil {
+			redis.stop()
+		}
+	}()
+	redisURL := ""
+	if mode == modeRedis || mode == modeTwo {
+		if redis, redisURL, err = startRedis(ctx, e.dir, cfg.redisBin); err != nil {
+			return nil, err
+		}
+	}
+	switch mode {
+	case modeFloor:
+		for i := range e.floorProcs() {
+			p, err := startProc(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, childEnviron(childEnv+"=1"), true)
+			if err != nil {
+				return nil, err
+			}
+			servers = append(servers, &server{p: p, url: p.url})
+		}
+	case modeMemory, modeRedis:
+		s, err := e.startSoftland(ctx, "softland-"+mode, redisURL)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+	case modeTwo:
+		for i := range cfg.instances {
+			s, err := e.startSoftland(ctx, fmt.Sprintf("softland-two-%d", i+1), redisURL)
+			if err != nil {
+				return nil, err
+			}
+			servers = append(servers, s)
+		}
+	}
+	var bases []string
+	if mode == modeTarget {
+		bases = cfg.targets
+		pids = cfg.pids
+	} else {
+		for _, s := range servers {
+			bases = append(bases, s.url)
+			pids = append(pids, s.p.pid())
+		}
+	}
+	for i, b := range bases {
+		var p *proc
+		if i < len(servers) {
+			p = servers[i].p
+		}
+		if err := waitHTTP(ctx, b+"/readyz", p); err != nil {
+			return nil, err
+		}
+	}
+	sleep(ctx, 500*time.Millisecond)
+
+	fc := fleetConfig{
+		Wire:  wireSoftland,
+		Split: mode == modeTwo || (mode == modeTarget && len(bases) == 2),
+		Pairs: cfg.pairs, TotalPairs: cfg.pairs, PerSource: cfg.perSource,
+		Dialers: cfg.dialers, StepTimeout: cfg.stepTimeout, PauseEvery: cfg.pauseEvery,
+		RevealSize: cfg.revealSize, progress: e.progress,
+	}
+	if mode == modeFloor {
+		fc.Wire = wireFloor
+	}
+	for _, b := range bases {
+		fc.Servers = append(fc.Servers, "ws"+strings.TrimPrefix(b, "http")+"/ws")
+	}
+
+	res = &Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
+	if mode == modeTwo && cfg.instances != 2 {
+		res.Name = fmt.Sprintf("redis×%d", cfg.instances)
+	}
+	base, haveProc := readProcs(pids)
+	goBase := scrapeAll(ctx, bases)
+
+	var clients clientSide
+	setupStart := time.Now()
+	if e.clientProcs() == 0 {
+		clients = &local{f: newFleet(ctx, fc)}
+	} else {
+		w, err := startWorkers(ctx, e.dir, e.self, fc, e.perProc+serverFileSlack-clientFileSlack)
+		if err != nil {
+			return nil, err
+		}
+		clients = w
+	}
+	defer clients.close()
+	active, err := clients.setup(ctx)
+	setup := time.Since(setupStart)
+	if err != nil {
+		return nil, err
+	}
+	res.Sockets = 2 * active
+	res.SetupSeconds = setup.Seconds()
+	res.SetupRate = float64(res.Sockets) / setup.Seconds()
+	e.progress("%s: %d sockets set up in %.2fs (%.0f/s)", mode, res.Sockets, res.SetupSeconds, res.SetupRate)
+	if active == 0 {
+		r, _ := clients.results(ctx)
+		return nil, fmt.Errorf("no pair could be set up: %v", r.ErrorKinds)
+	}
+	for _, s := range servers {
+		if !s.p.alive() {
+			return nil, fmt.Errorf("%s died; log: %s%s", s.p.name, s.p.logPath, tail(s.p.logPath))
+		}
+	}
+
+	sleep(ctx, cfg.settle)
+	idle, _ := readProcs(pids)
+	goIdle := scrapeAll(ctx, bases)
+	prof := e.profiler(mode, servers)
+	prof.fetch(ctx, "heap-idle", "/debug/pprof/heap?gc=1")
+
+	// The load.
+	roundsPerSec := cfg.rate / 2
+	period := time.Duration(float64(active) / roundsPerSec * float64(time.Second))
+	period = max(period, MinPairPeriod)
+	res.ScheduledRate = 2 * float64(active) / period.Seconds()
+	var redisCPU0, redisCPU1 procStat
+	if redis != nil {
+		redisCPU0, _ = readProc(redis.pid())
+	}
+	prof.fetch(ctx, "allocs-before", "/debug/pprof/allocs")
+	goLoad0 := scrapeAll(ctx, bases)
+	start := time.Now().Add(100 * time.Millisecond)
+	sleep(ctx, time.Until(start))
+	cpu0, _ := readProcs(pids)
+	bench0, _ := readProcs(clients.pids())
+	machine0, haveMachine := machineBusy()
+	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
+	e.progress("%s: rounds for %s at %.0f submits/s (each pair every %s)", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
+	if err := clients.load(ctx, start, period, cfg.duration); err != nil {
+		return nil, err
+	}
+	loadDur := time.Since(start)
+	cpu1, _ := readProcs(pids)
+	bench1, _ := readProcs(clients.pids())
+	machine1, _ := machineBusy()
+	if redis != nil {
+		redisCPU1, _ = readProc(redis.pid())
+	}
+	goLoad1 := scrapeAll(ctx, bases)
+	cpuProf.Wait()
+	if err := clients.finish(ctx); err != nil {
+		return nil, err
+	}
+	after, _ := readProcs(pids)
+	prof.fetch(ctx, "heap-after", "/debug/pprof/heap")
+	prof.fetch(ctx, "allocs-after", "/debug/pprof/allocs")
+	var redisIdle procStat
+	if redis != nil {
+		redisIdle, _ = readProc(redis.pid())
+	}
+	fr, err := clients.results(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// Collect.
+	res.LoadSeconds = loadDur.Seconds()
+	res.Rounds, res.Submits, res.LateRounds, res.LateFrames = fr.Rounds, fr.Submits, fr.LateRounds, fr.LateFrames
+	res.Lost, res.Gaps, res.Duplicated, res.Unexpected = fr.Lost, fr.Gaps, fr.Duplicated, fr.Unexpected
+	res.Mismatched, res.WrongReveal, res.Errors, res.FailedPairs = fr.Mismatched, fr.Wrong, fr.Errors, fr.FailedPairs
+	if len(fr.ErrorKinds) > 0 {
+		res.ErrorKinds = fr.ErrorKinds
+	}
+	res.AchievedRate = float64(res.Submits) / cfg.duration.Seconds()
+	res.Reveal = summarize(fr.Reveal)
+	res.Pause = summarize(fr.Pause)
+	res.Bench = ProcNumbers{CPUSeconds: bench1.cpu - bench0.cpu, CPUPercent: 100 * (bench1.cpu - bench0.cpu) / loadDur.Seconds()}
+	if haveProc {
+		pn := &ProcNumbers{
+			RSSBase: base.rss, RSSIdle: idle.rss, RSSPeak: after.hwm,
+			CPUSeconds: cpu1.cpu - cpu0.cpu,
+			CPUPercent: 100 * (cpu1.cpu - cpu0.cpu) / loadDur.Seconds(),
+		}
+		if res.Sockets > 0 {
+			pn.BytesPerSocket = float64(idle.rss-base.rss) / float64(res.Sockets)
+		}
+		res.Proc = pn
+	}
+	if goBase.ok && goIdle.ok && res.Sockets > 0 {
+		if res.Proc == nil {
+			res.Proc = &ProcNumbers{}
+		}
+		n := float64(res.Sockets)
+		res.Proc.HeapPerSocket = (goIdle.heapInuse - goBase.heapInuse) / n
+		res.Proc.StackPerSocket = (goIdle.stackInuse - goBase.stackInuse) / n
+		res.Proc.GoroutinesPerSock = (goIdle.goroutines - goBase.goroutines) / n
+	}
+	if goLoad0.ok && goLoad1.ok && res.Rounds > 0 && res.Proc != nil {
+		res.Proc.AllocsPerRound = (goLoad1.mallocs - goLoad0.mallocs) / float64(res.Rounds)
+		res.Proc.AllocBytesPerRound = (goLoad1.allocBytes - goLoad0.allocBytes) / float64(res.Rounds)
+	}
+	if haveMachine {
+		res.MachineCPUPercent = 100 * (machine1 - machine0) / loadDur.Seconds()
+		res.OtherCPUPercent = res.MachineCPUPercent - res.Bench.CPUPercent
+		if res.Proc != nil {
+			res.OtherCPUPercent -= res.Proc.CPUPercent
+		}
+	}
+	if redis != nil {
+		res.Redis = &ProcNumbers{
+			RSSIdle:    redisIdle.rss,
+			CPUSeconds: redisCPU1.cpu - redisCPU0.cpu,
+			CPUPercent: 100 * (redisCPU1.cpu - redisCPU0.cpu) / loadDur.Seconds(),
+		}
+		res.OtherCPUPercent -= res.Redis.CPUPercent
+	}
+	e.progress("%s: %d rounds, reveal p99 %.2f ms, lost %d, duplicated %d, errors %d; other processes used %.0f%% CPU", mode, res.Rounds, res.Reveal.P99, res.Lost, res.Duplicated, res.Errors, max(0, res.OtherCPUPercent))
+	return res, nil
+}
+
+// scrapeAll sums the Go runtime numbers over every server.
+func scrapeAll(ctx context.Context, bases []string) goStats {
+	var sum goStats
+	sum.ok = len(bases) > 0
+	for _, b := range bases {
+		g := scrapeGo(ctx, b)
+		sum.ok = sum.ok && g.ok
+		sum.mallocs += g.mallocs
+		sum.allocBytes += g.allocBytes
+		sum.heapInuse += g.heapInuse
+		sum.stackInuse += g.stackInuse
+		sum.goroutines += g.goroutines
+	}
+	return sum
+}
+
+// profiler saves pprof profiles of the first server of a run, when asked.
+type profiler struct {
+	dir, mode, base string
+	progress        func(string, ...any)
+}
+
+func (e *env) profiler(mode string, servers []*server) *profiler {
+	if e.cfg.profileDir == "" || len(servers) == 0 || servers[0].pprof == "" {
+		return &profiler{}
+	}
+	return &profiler{dir: e.cfg.profileDir, mode: mode, base: servers[0].pprof, progress: e.progress}
+}
+
+func (p *profiler) fetch(ctx context.Context, name, path string) {
+	if p.base == "" {
+		return
+	}
+	file := filepath.Join(p.dir, p.mode+"-"+name+".pprof")
+	if err := fetch(ctx, p.base, path, file); err != nil {
+		p.progress("profile %s: %v", name, err)
+	}
+}
+
+// start fetches a profile in the background; Wait waits for it.
+func (p *profiler) start(ctx context.Context, name, path string) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	if p.base != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.fetch(ctx, name, path)
+		}()
+	}
+	return &wg
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary play the roles the benchmark re-executes
+// itself for (the floor, the profiling harness).
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// smoke runs the benchmark in-process on a small load and returns its JSON
+// report. Only correctness is asserted, never speed.
+func smoke(t *testing.T, args ...string) *Report {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report.json")
+	args = append([]string{
+		"-pairs", "50", "-rate", "200", "-duration", "3s", "-settle", "200ms",
+		"-pause-every", "1", "-q", "-json", out,
+	}, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, args, &stdout, &stderr); err != nil {
+		t.Fatalf("run %q: %v\nstdout:\n%s\nstderr:\n%s", args, err, &stdout, &stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report:\n%s", &stdout)
+	return &rep
+}
+
+// checkCorrect asserts what must hold at any speed: every socket paired,
+// every expected reveal and pause arrived exactly once at both phones with
+// consecutive offsets, both phones' reveal frames byte for byte the same and
+// equal to the mutual top K, no error.
+func checkCorrect(t *testing.T, r *Result) {
+	t.Helper()
+	if r == nil {
+		t.Fatal("result missing")
+	}
+	if r.Sockets != 2*r.Pairs {
+		t.Errorf("%s: %d sockets set up, want %d", r.Name, r.Sockets, 2*r.Pairs)
+	}
+	if r.Rounds == 0 {
+		t.Errorf("%s: no round completed", r.Name)
+	}
+	if r.Reveal.N != int(2*r.Rounds) {
+		t.Errorf("%s: %d reveal samples for %d rounds, want two per round", r.Name, r.Reveal.N, r.Rounds)
+	}
+	if r.Pause.N == 0 {
+		t.Errorf("%s: no pause measured", r.Name)
+	}
+	for _, c := range []struct {
+		what string
+		n    int64
+	}{
+		{"lost", r.Lost},
+		{"duplicated", r.Duplicated},
+		{"unexpected", r.Unexpected},
+		{"reveal frames that differ between the phones", r.Mismatched},
+		{"reveals that are not the mutual top K", r.WrongReveal},
+		{"errors", r.Errors},
+		{"failed pairs", int64(r.FailedPairs)},
+	} {
+		if c.n != 0 {
+			t.Errorf("%s: %d %s (%v)", r.Name, c.n, c.what, r.ErrorKinds)
+		}
+	}
+}
+
+func TestSmokeMemoryAndFloor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server and 100 sockets")
+	}
+	rep := smoke(t, "-mode", "memory")
+	checkCorrect(t, rep.Floor)
+	if len(rep.Results) != 1 {
+		t.Fatalf("%d results, want 1", len(rep.Results))
+	}
+	checkCorrect(t, rep.Results[0])
+	if rep.Results[0].Ratio["reveal_p99"] == 0 {
+		t.Error("no ratio to the floor")
+	}
+	if len(rep.Goals) == 0 {
+		t.Error("no goals judged")
+	}
+}
+
+// TestSmokeRedis runs the Redis and two-instance modes. Without redis-server
+// it is skipped, unless CI is set: there it must run.
+func TestSmokeRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Redis, two servers and 100 sockets")
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server is not installed, and CI is set")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	rep := smoke(t, "-mode", "redis,two", "-floor=false")
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d results, want 2", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		checkCorrect(t, r)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	for name, args := range map[string][]string{
+		"too many pairs":   {"-pairs", "20001"},
+		"too long":         {"-duration", "11m"},
+		"remote target":    {"-target", "http://192.0.2.1:8080"},
+		"https target":     {"-target", "https://127.0.0.1:8443"},
+		"named host":       {"-target", "http://example.com"},
+		"floor off remote": {"-floor-server", "-addr", "0.0.0.0:0"},
+		"unknown mode":     {"-mode", "cluster"},
+		"pid alone":        {"-pid", "1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parse(args, io.Discard); err == nil {
+				t.Errorf("parse(%q) accepted", args)
+			}
+		})
+	}
+}
+
+func TestSourceIPs(t *testing.T) {
+	seen := map[string]bool{}
+	for n := range 5000 {
+		ip := sourceIP(n)
+		if !ip.IsLoopback() || ip.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Fatalf("sourceIP(%d) = %v", n, ip)
+		}
+		if last := ip.To4()[3]; last < 2 || last == 255 {
+			t.Fatalf("sourceIP(%d) = %v", n, ip)
+		}
+		if seen[ip.String()] {
+			t.Fatalf("sourceIP(%d) = %v again", n, ip)
+		}
+		seen[ip.String()] = true
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	ns := make([]int64, 1000)
+	for i := range ns {
+		ns[len(ns)-1-i] = int64(i+1) * 1e6 // 1..1000 ms, reversed
+	}
+	got := summarize(ns)
+	want := Latency{N: 1000, P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}
+	if got != want {
+		t.Errorf("summarize = %+v, want %+v", got, want)
+	}
+}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is everything one invocation measured; -json writes it as is.
+type Report struct {
+	Date     string    `json:"date"`
+	Machine  Machine   `json:"machine"`
+	Args     []string  `json:"args"`
+	Settings Settings  `json:"settings"`
+	Server   string    `json:"server"` // what ran as softland: binary path and flags used, or the harness
+	Floor    *Result   `json:"floor,omitempty"`
+	Results  []*Result `json:"results"`
+	Goals    []Goal    `json:"goals"`
+	Notes    []string  `json:"notes,omitempty"`
+}
+
+// Machine describes where the numbers come from.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	MemTotal  int64  `json:"mem_total_bytes"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+	NoFile    uint64 `json:"nofile_limit"`
+}
+
+// Settings is the workload.
+type Settings struct {
+	Pairs          int     `json:"pairs"`
+	Sockets        int     `json:"sockets"`
+	Rate           float64 `json:"target_submits_per_second"`
+	DurationSecond float64 `json:"duration_seconds"`
+	PauseEvery     int     `json:"pause_every"`
+	PerSource      int     `json:"sockets_per_source_address"`
+	SourceAddrs    int     `json:"source_addresses"`
+}
+
+// Result is one server's measurements.
+type Result struct {
+	Name    string `json:"name"` // memory, redis, two (redis×N with N instances), target or floor
+	Mode    string `json:"mode"` // memory, redis, two, target or floor
+	Pairs   int    `json:"pairs"`
+	Sockets int    `json:"sockets"` // set up successfully
+
+	SetupSeconds float64 `json:"setup_seconds"`
+	SetupRate    float64 `json:"setup_sockets_per_second"`
+
+	TargetRate    float64 `json:"target_submits_per_second"`
+	ScheduledRate float64 `json:"scheduled_submits_per_second"` // after the per-pair cap
+	AchievedRate  float64 `json:"achieved_submits_per_second"`
+	LoadSeconds   float64 `json:"load_seconds"`
+	Rounds        int64   `json:"rounds"`
+	Submits       int64   `json:"submits"`
+	LateRounds    int64   `json:"late_rounds"`
+
+	Reveal Latency `json:"tap_to_reveal_ms"` // both phones' samples
+	Pause  Latency `json:"pause_ms"`         // at the partner
+
+	Lost        int64          `json:"lost"`        // missing expected frames + offset gaps
+	Gaps        int64          `json:"lost_gaps"`   // of Lost: offsets a socket skipped
+	LateFrames  int64          `json:"late_frames"` // arrived only after their step timed out (counted in errors)
+	Duplicated  int64          `json:"duplicated"`  // repeated offsets + second copies
+	Unexpected  int64          `json:"unexpected"`
+	Mismatched  int64          `json:"reveal_mismatched"` // reveal frames not byte-identical at both phones
+	WrongReveal int64          `json:"reveal_wrong"`      // not the mutual top K of the two submissions
+	Errors      int64          `json:"errors"`
+	FailedPairs int            `json:"failed_pairs"`
+	ErrorKinds  map[string]int `json:"error_kinds,omitempty"`
+
+	Proc  *ProcNumbers `json:"server,omitempty"`
+	Redis *ProcNumbers `json:"redis,omitempty"`
+	Bench ProcNumbers  `json:"bench"` // this process (the clients)
+	// MachineCPUPercent is the whole machine's busy CPU during the load
+	// (100 = one core); OtherCPUPercent what processes other than the
+	// benchmark, its servers and Redis used of it. On a shared machine a
+	// high value makes every latency in the run suspect.
+	MachineCPUPercent float64 `json:"machine_cpu_percent"`
+	OtherCPUPercent   float64 `json:"other_cpu_percent"`
+
+	Ratio map[string]float64 `json:"vs_floor,omitempty"`
+}
+
+// ProcNumbers is memory and CPU of a process (or the sum over instances).
+type ProcNumbers struct {
+	RSSBase        int64   `json:"rss_before_sockets_bytes,omitempty"`
+	RSSIdle        int64   `json:"rss_idle_bytes,omitempty"`
+	RSSPeak        int64   `json:"rss_peak_bytes,omitempty"`
+	BytesPerSocket float64 `json:"rss_bytes_per_idle_socket,omitempty"`
+	CPUPercent     float64 `json:"cpu_percent_during_load"` // 100 = one core
+	CPUSeconds     float64 `json:"cpu_seconds_during_load"`
+
+	// From the Go runtime (softland's /metrics, the floor's copy).
+	HeapPerSocket      float64 `json:"heap_inuse_bytes_per_idle_socket,omitempty"`
+	StackPerSocket     float64 `json:"stack_inuse_bytes_per_idle_socket,omitempty"`
+	GoroutinesPerSock  float64 `json:"goroutines_per_idle_socket,omitempty"`
+	AllocsPerRound     float64 `json:"allocs_per_round,omitempty"`
+	AllocBytesPerRound float64 `json:"alloc_bytes_per_round,omitempty"`
+}
+
+// Latency is a distribution in milliseconds.
+type Latency struct {
+	N    int     `json:"n"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+}
+
+// Goal is one of the project's performance goals, judged on this run.
+type Goal struct {
+	Goal     string `json:"goal"`
+	Status   string `json:"status"` // PASS, FAIL or N/A
+	Measured string `json:"measured"`
+}
+
+func summarize(ns []int64) Latency {
+	if len(ns) == 0 {
+		return Latency{}
+	}
+	slices.Sort(ns)
+	q := func(p float64) float64 {
+		i := int(math.Ceil(p*float64(len(ns)))) - 1
+		return ms(ns[max(0, min(i, len(ns)-1))])
+	}
+	return Latency{N: len(ns), P50: q(0.50), P90: q(0.90), P99: q(0.99), P999: q(0.999), Max: ms(ns[len(ns)-1])}
+}
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }
+
+func machine(nofile uint64) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), NoFile: nofile}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				m.MemTotal = kb << 10
+			}
+		}
+	}
+	return m
+}
+
+// compare fills r.Ratio: each number divided by the floor's.
+func compare(r, floor *Result) {
+	if floor == nil {
+		return
+	}
+	r.Ratio = map[string]float64{}
+	set := func(k string, a, b float64) {
+		if b > 0 && a > 0 {
+			r.Ratio[k] = a / b
+		}
+	}
+	set("setup_seconds", r.SetupSeconds, floor.SetupSeconds)
+	set("reveal_p50", r.Reveal.P50, floor.Reveal.P50)
+	set("reveal_p90", r.Reveal.P90, floor.Reveal.P90)
+	set("reveal_p99", r.Reveal.P99, floor.Reveal.P99)
+	set("reveal_p999", r.Reveal.P999, floor.Reveal.P999)
+	set("reveal_max", r.Reveal.Max, floor.Reveal.Max)
+	set("pause_p50", r.Pause.P50, floor.Pause.P50)
+	set("pause_p99", r.Pause.P99, floor.Pause.P99)
+	if r.Proc != nil && floor.Proc != nil {
+		set("rss_idle", float64(r.Proc.RSSIdle), float64(floor.Proc.RSSIdle))
+		set("bytes_per_socket", r.Proc.BytesPerSocket, floor.Proc.BytesPerSocket)
+		set("cpu_percent", r.Proc.CPUPercent, floor.Proc.CPUPercent)
+		set("allocs_per_round", r.Proc.AllocsPerRound, floor.Proc.AllocsPerRound)
+		set("alloc_bytes_per_round", r.Proc.AllocBytesPerRound, floor.Proc.AllocBytesPerRound)
+	}
+}
+
+// Goal thresholds.
+const (
+	goalPairs          = 5000
+	goalRate           = 5000
+	goalP99Ratio       = 1.5
+	goalRedisP99Ratio  = 3
+	goalBytesPerSocket = 28000 // 28 KB
+	goalHoldPairs      = 20000
+)
+
+func judge(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// goals judges the project's goals on what this run measured. A goal whose
+// conditions this run did not meet is N/A, with the reason.
+func goals(rep *Report) []Goal {
+	var gs []Goal
+	byMode := map[string]*Result{}
+	for _, r := range rep.Results {
+		byMode[r.Mode] = r
+	}
+	floor := rep.Floor
+	atLoad := rep.Settings.Pairs >= goalPairs && rep.Settings.Rate >= goalRate
+	ratioGoal := func(name, mode string, limit float64) {
+		r := byMode[mode]
+		g := Goal{Goal: name}
+		switch {
+		case r == nil:
+			g.Status, g.Measured = "N/A", "mode "+mode+" not run"
+		case floor == nil || floor.Reveal.P99 == 0 || r.Reveal.N == 0:
+			g.Status, g.Measured = "N/A", "no floor or no reveals to compare"
+		default:
+			ratio := r.Reveal.P99 / floor.Reveal.P99
+			g.Measured = fmt.Sprintf("p99 %.2f ms vs floor %.2f ms = %.2f× (limit %.1f×)", r.Reveal.P99, floor.Reveal.P99, ratio, limit)
+			g.Status = judge(ratio <= limit)
+			if !atLoad {
+				g.Status = "N/A"
+				g.Measured += fmt.Sprintf("; judged only at ≥ %d pairs and ≥ %d submits/s", goalPairs, goalRate)
+			}
+		}
+		gs = append(gs, g)
+	}
+	ratioGoal(fmt.Sprintf("memory mode at %d pairs, %d submits/s: tap→reveal p99 ≤ %.1f× floor", goalPairs, goalRate, goalP99Ratio), modeMemory, goalP99Ratio)
+
+	mem := Goal{Goal: "memory ≤ 28 KB (28,000 bytes) of server RSS per idle socket", Status: "N/A", Measured: "no server process to read"}
+	for _, mode := range []string{modeMemory, modeTarget, modeRedis, modeTwo} {
+		if r := byMode[mode]; r != nil && r.Proc != nil && r.Proc.BytesPerSocket > 0 {
+			mem.Status = judge(r.Proc.BytesPerSocket <= goalBytesPerSocket)
+			mem.Measured = fmt.Sprintf("%s: %.0f bytes per socket over %d sockets", r.Name, r.Proc.BytesPerSocket, r.Sockets)
+			if r.Sockets < 2000 {
+				mem.Status, mem.Measured = "N/A", mem.Measured+" (too few sockets to judge)"
+			}
+			break
+		}
+	}
+	gs = append(gs, mem)
+
+	lost := Goal{Goal: "0 lost, 0 duplicated (every result, the floor included)"}
+	var parts []string
+	ok := true
+	for _, r := range append(slices.Clone(rep.Results), rep.Floor) {
+		if r == nil {
+			continue
+		}
+		ok = ok && r.Lost == 0 && r.Duplicated == 0
+		parts = append(parts, fmt.Sprintf("%s %d/%d", r.Name, r.Lost, r.Duplicated))
+	}
+	lost.Status, lost.Measured = judge(ok), "lost/duplicated: "+strings.Join(parts, ", ")
+	gs = append(gs, lost)
+
+	ratioGoal(fmt.Sprintf("Redis mode: tap→reveal p99 ≤ %d× floor", goalRedisP99Ratio), modeRedis, goalRedisP99Ratio)
+	if byMode[modeTwo] != nil {
+		ratioGoal(fmt.Sprintf("two instances on one Redis: tap→reveal p99 ≤ %d× floor (the Redis goal, applied to two instances)", goalRedisP99Ratio), modeTwo, goalRedisP99Ratio)
+	}
+
+	hold := Goal{Goal: fmt.Sprintf("%d pairs held with 0 errors", goalHoldPairs), Status: "N/A", Measured: fmt.Sprintf("run with -pairs %d", goalHoldPairs)}
+	if rep.Settings.Pairs >= goalHoldPairs {
+		var parts []string
+		ok := true
+		for _, r := range rep.Results {
+			bad := r.Errors + r.Lost + r.Duplicated + int64(r.FailedPairs)
+			ok = ok && bad == 0 && r.Sockets == 2*r.Pairs
+			parts = append(parts, fmt.Sprintf("%s: %d sockets, %d errors, %d failed pairs", r.Name, r.Sockets, r.Errors, r.FailedPairs))
+		}
+		hold.Status, hold.Measured = judge(ok && len(rep.Results) > 0), strings.Join(parts, "; ")
+	}
+	gs = append(gs, hold)
+	return gs
+}
+
+// printReport writes the tables: one per measured server, beside the floor.
+func printReport(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "\nsoftland-bench %s — %d CPUs, %.1f GiB, Linux %s, %s\n", rep.Date, rep.Machine.CPUs, float64(rep.Machine.MemTotal)/(1<<30), rep.Machine.Kernel, rep.Machine.GoVersion)
+	s := rep.Settings
+	fmt.Fprintf(w, "workload: %d pairs (%d sockets from %d loopback addresses), target %.0f submits/s, %s of rounds, pause every %d rounds\n",
+		s.Pairs, s.Sockets, s.SourceAddrs, s.Rate, time.Duration(s.DurationSecond*float64(time.Second)), s.PauseEvery)
+	fmt.Fprintf(w, "server: %s\n", rep.Server)
+	for _, r := range rep.Results {
+		if rep.Floor != nil {
+			fmt.Fprintf(w, "\n== %s vs floor ==\n", r.Name)
+		} else {
+			fmt.Fprintf(w, "\n== %s ==\n", r.Name)
+		}
+		printTable(w, r, rep.Floor)
+	}
+	if rep.Floor != nil && (len(rep.Results) == 0 || len(rep.Floor.ErrorKinds) > 0) {
+		fmt.Fprintf(w, "\n== floor ==\n")
+		printTable(w, rep.Floor, nil)
+	}
+	fmt.Fprintf(w, "\ngoals (never asserted by tests):\n")
+	for _, g := range rep.Goals {
+		fmt.Fprintf(w, "  %-4s  %s\n        %s\n", g.Status, g.Goal, g.Measured)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}
+
+func printTable(w io.Writer, r, floor *Result) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	name := r.Name
+	if floor != nil {
+		fmt.Fprintf(tw, "metric\t%s\tfloor\tratio\t\n", name)
+	} else {
+		fmt.Fprintf(tw, "metric\t%s\t\n", name)
+	}
+	row := func(label string, a, b float64, format string, ratio bool) {
+		fa := fmt.Sprintf(format, a)
+		if floor == nil {
+			fmt.Fprintf(tw, "%s\t%s\t\n", label, fa)
+			return
+		}
+		fb := fmt.Sprintf(format, b)
+		rs := "-"
+		if ratio && a > 0 && b > 0 {
+			rs = fmt.Sprintf("%.2f×", a/b)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", label, fa, fb, rs)
+	}
+	f := floor
+	if f == nil {
+		f = &Result{}
+	}
+	row("sockets set up", float64(r.Sockets), float64(f.Sockets), "%.0f", false)
+	row("setup time (s)", r.SetupSeconds, f.SetupSeconds, "%.2f", true)
+	row("setup rate (sockets/s)", r.SetupRate, f.SetupRate, "%.0f", true)
+	row("submits/s achieved", r.AchievedRate, f.AchievedRate, "%.0f", true)
+	row("rounds", float64(r.Rounds), float64(f.Rounds), "%.0f", false)
+	row("tap→reveal p50 (ms)", r.Reveal.P50, f.Reveal.P50, "%.3f", true)
+	row("tap→reveal p90 (ms)", r.Reveal.P90, f.Reveal.P90, "%.3f", true)
+	row("tap→reveal p99 (ms)", r.Reveal.P99, f.Reveal.P99, "%.3f", true)
+	row("tap→reveal p99.9 (ms)", r.Reveal.P999, f.Reveal.P999, "%.3f", true)
+	row("tap→reveal max (ms)", r.Reveal.Max, f.Reveal.Max, "%.3f", true)
+	row("pause p50 (ms)", r.Pause.P50, f.Pause.P50, "%.3f", true)
+	row("pause p99 (ms)", r.Pause.P99, f.Pause.P99, "%.3f", true)
+	row("lost", float64(r.Lost), float64(f.Lost), "%.0f", false)
+	row("  of which offset gaps", float64(r.Gaps), float64(f.Gaps), "%.0f", false)
+	row("late (after -step-timeout)", float64(r.LateFrames), float64(f.LateFrames), "%.0f", false)
+	row("duplicated", float64(r.Duplicated), float64(f.Duplicated), "%.0f", false)
+	row("unexpected", float64(r.Unexpected), float64(f.Unexpected), "%.0f", false)
+	row("reveal mismatched/wrong", float64(r.Mismatched+r.WrongReveal), float64(f.Mismatched+f.WrongReveal), "%.0f", false)
+	row("errors", float64(r.Errors), float64(f.Errors), "%.0f", false)
+	if r.Proc != nil {
+		fp := f.Proc
+		if fp == nil {
+			fp = &ProcNumbers{}
+		}
+		row("server RSS before sockets (MiB)", mib(r.Proc.RSSBase), mib(fp.RSSBase), "%.1f", true)
+		row("server RSS idle (MiB)", mib(r.Proc.RSSIdle), mib(fp.RSSIdle), "%.1f", true)
+		row("server RSS peak (MiB)", mib(r.Proc.RSSPeak), mib(fp.RSSPeak), "%.1f", true)
+		row("RSS bytes per idle socket", r.Proc.BytesPerSocket, fp.BytesPerSocket, "%.0f", true)
+		row("heap bytes per idle socket", r.Proc.HeapPerSocket, fp.HeapPerSocket, "%.0f", true)
+		row("goroutines per idle socket", r.Proc.GoroutinesPerSock, fp.GoroutinesPerSock, "%.2f", true)
+		row("server CPU % (100 = 1 core)", r.Proc.CPUPercent, fp.CPUPercent, "%.1f", true)
+		row("server allocs per round", r.Proc.AllocsPerRound, fp.AllocsPerRound, "%.0f", true)
+		row("server alloc bytes per round", r.Proc.AllocBytesPerRound, fp.AllocBytesPerRound, "%.0f", true)
+	}
+	if r.Redis != nil {
+		row("redis RSS idle (MiB)", mib(r.Redis.RSSIdle), 0, "%.1f", false)
+		row("redis CPU %", r.Redis.CPUPercent, 0, "%.1f", false)
+	}
+	row("bench (clients) CPU %", r.Bench.CPUPercent, f.Bench.CPUPercent, "%.1f", false)
+	row("other processes' CPU %", max(0, r.OtherCPUPercent), max(0, f.OtherCPUPercent), "%.1f", false)
+	tw.Flush()
+	if len(r.ErrorKinds) > 0 {
+		keys := make([]string, 0, len(r.ErrorKinds))
+		for k := range r.ErrorKinds {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(w, "%s error kinds:\n", name)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %6d  %s\n", r.ErrorKinds[k], k)
+		}
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
