@@ -38,7 +38,7 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,6 +47,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "softland:", err)
 		os.Exit(1)
 	}
+}
+
+// signalContext ends on SIGINT or SIGTERM: the server then drains.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
 // config is everything run needs, from flags and their environment twins.
