@@ -772,3 +772,80 @@ func TestRepeatedJoinWithNonce(t *testing.T) {
 		t.Fatalf("nonce after use: %s", f.raw)
 	}
 }
+
+// TestSlowConsumerDropped: a phone that stops reading is disconnected when
+// its queue fills, and its partner is not held back: the partner's own
+// frames keep flowing and it sees the slow seat reconnecting.
+func TestSlowConsumerDropped(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SendQueue: 4, Rate: 1e6, Burst: 1e6}})
+	a := dial(t, srv)
+	joinKey := a.create()
+	// B joins on a raw socket and then never reads again.
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, srv.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	join, _ := protocol.Marshal(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.room, JoinKey: joinKey})
+	ws.Write(ctx, websocket.MessageText, join)
+	a.expect(protocol.KindPaired)
+
+	blob := base64url(bytes.Repeat([]byte{1}, protocol.MaxBlobLen*3/4))
+	for i := 0; ; i++ {
+		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
+		// A keeps getting its own frames; it reads until B is reported gone.
+		for _, f := range a.sync() {
+			if f.Kind == protocol.KindPresence && f.Seat == 2 {
+				if f.Presence != protocol.PresenceReconnecting {
+					t.Fatalf("slow seat: %s", f.raw)
+				}
+				return
+			}
+		}
+		if i > 5000 {
+			t.Fatal("the slow phone was never dropped")
+		}
+	}
+}
+
+// TestDuplicateMessagesAreIdempotent: a phone that repeats a request (it
+// could not tell whether the first arrived) changes nothing the second time,
+// and a message for an old round is refused without effect.
+func TestDuplicateMessagesAreIdempotent(t *testing.T) {
+	srv := servertest.Start(t)
+	a, b := pair(t, srv)
+	round := openRound(t, a, b)
+	ts := tokens(tok("water"))
+	submit(a, round, ts)
+	a.sync()
+	submit(b, round, tokens(tok("water")))
+	b.sync()
+	a.sync()
+	// The same submission again, the same pause twice: no new event for A.
+	submit(a, round, ts)
+	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.sync()
+	got := b.sync()
+	if len(got) != 1 || got[0].Kind != protocol.KindPaused {
+		t.Fatalf("partner saw %d frames, want one pause", len(got))
+	}
+	// A close for the round, twice; then a submission for it, late.
+	a.send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	a.send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	submit(a, round, ts)
+	var codes []string
+	for _, f := range a.sync() {
+		if f.Type == protocol.TypeError {
+			codes = append(codes, f.Code)
+		}
+	}
+	if strings.Join(codes, " ") != "no_round no_round" {
+		t.Fatalf("refusals %v", codes)
+	}
+	if got := b.sync(); len(got) != 1 || got[0].Kind != protocol.KindRoundClosed {
+		t.Fatalf("partner saw %d frames, want one round.closed", len(got))
+	}
+}
