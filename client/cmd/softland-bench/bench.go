@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		},
 	}
 	if n := e.clientProcs(); n > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("one process may open %d files here, so the %d client sockets ran in %d worker processes", nofile, 2*cfg.pairs, n))
+		rep.Notes = append(rep.Notes, fmt.Sprintf("one process may open %d files here; the %d client sockets ran in %d worker processes", nofile, 2*cfg.pairs, n))
 	}
 	if n := e.floorProcs(); n > 1 && cfg.floor {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the floor ran as %d processes (pair i on process i mod %d), measured together", n, n))
@@ -184,14 +185,18 @@ func (e *env) prepareServer(ctx context.Context, rep *Report) error {
 func (e *env) clientProcs() int {
 	n := 2 * e.cfg.pairs
 	per := e.perProc + serverFileSlack - clientFileSlack
-	if n <= per {
-		return 0
+	need := 0
+	if n > per {
+		need = (n + per - 1) / per
 	}
-	return (n + per - 1) / per
+	return min(max(need, e.cfg.clientProcs), e.cfg.pairs)
 }
 
 // floorProcs is how many floor processes hold the sockets.
-func (e *env) floorProcs() int { return (2*e.cfg.pairs + e.perProc - 1) / e.perProc }
+func (e *env) floorProcs() int {
+	need := (2*e.cfg.pairs + e.perProc - 1) / e.perProc
+	return min(max(need, e.cfg.floorProcs), e.cfg.pairs)
+}
 
 // checkFiles refuses a mode whose server would need more sockets than one
 // process may open, before anything starts.
@@ -355,7 +360,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	if e.clientProcs() == 0 {
 		clients = &local{f: newFleet(ctx, fc)}
 	} else {
-		w, err := startWorkers(ctx, e.dir, e.self, fc, e.perProc+serverFileSlack-clientFileSlack)
+		w, err := startWorkers(e.dir, e.self, fc, e.clientProcs())
 		if err != nil {
 			return nil, err
 		}
@@ -381,7 +386,12 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		}
 	}
 
-	sleep(ctx, cfg.settle)
+	// Idle: every socket open, nothing happening but the servers' own
+	// timers (pings). CPU is read over the last two seconds of the settle.
+	quiet := min(cfg.settle, 2*time.Second)
+	sleep(ctx, cfg.settle-quiet)
+	idle0, _ := readProcs(pids)
+	sleep(ctx, quiet)
 	idle, _ := readProcs(pids)
 	goIdle := scrapeAll(ctx, bases)
 	prof := e.profiler(mode, servers)
@@ -441,7 +451,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		res.ErrorKinds = fr.ErrorKinds
 	}
 	res.AchievedRate = float64(res.Submits) / cfg.duration.Seconds()
-	res.Reveal = summarize(fr.Reveal)
+	res.Reveal = summarize(append(slices.Clone(fr.Sender), fr.Partner...))
+	res.RevealSender = summarize(fr.Sender)
+	res.RevealPartner = summarize(fr.Partner)
 	res.Pause = summarize(fr.Pause)
 	res.Bench = ProcNumbers{CPUSeconds: bench1.cpu - bench0.cpu, CPUPercent: 100 * (bench1.cpu - bench0.cpu) / loadDur.Seconds()}
 	if haveProc {
@@ -449,6 +461,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 			RSSBase: base.rss, RSSIdle: idle.rss, RSSPeak: after.hwm,
 			CPUSeconds: cpu1.cpu - cpu0.cpu,
 			CPUPercent: 100 * (cpu1.cpu - cpu0.cpu) / loadDur.Seconds(),
+		}
+		if quiet > 0 {
+			pn.IdleCPUPercent = 100 * (idle.cpu - idle0.cpu) / quiet.Seconds()
 		}
 		if res.Sockets > 0 {
 			pn.BytesPerSocket = float64(idle.rss-base.rss) / float64(res.Sockets)

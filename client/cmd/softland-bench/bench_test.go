@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,15 +30,32 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if bin, err := serverBin(); err == nil {
+		os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
 }
+
+// serverBin builds softland once for all tests.
+var serverBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "softland-bench-test-*")
+	if err != nil {
+		return "", err
+	}
+	return buildServer(context.Background(), dir)
+})
 
 // smoke runs the benchmark in-process on a small load and returns its JSON
 // report. Only correctness is asserted, never speed.
 func smoke(t *testing.T, args ...string) *Report {
 	t.Helper()
+	bin, err := serverBin()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "report.json")
-	args = append([]string{
+	args = append([]string{"-server-bin", bin,
 		"-pairs", "50", "-rate", "200", "-duration", "3s", "-settle", "200ms",
 		"-pause-every", "1", "-q", "-json", out,
 	}, args...)
@@ -102,6 +120,7 @@ func TestSmokeMemoryAndFloor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and 100 sockets")
 	}
+	t.Parallel()
 	rep := smoke(t, "-mode", "memory")
 	checkCorrect(t, rep.Floor)
 	if len(rep.Results) != 1 {
@@ -116,6 +135,19 @@ func TestSmokeMemoryAndFloor(t *testing.T) {
 	}
 }
 
+// TestSmokeProcesses runs the phones in worker processes and the floor as
+// several processes, as the benchmark does when one process may not open
+// enough sockets.
+func TestSmokeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a server, five processes and 100 sockets")
+	}
+	t.Parallel()
+	rep := smoke(t, "-mode", "memory", "-client-procs", "2", "-floor-procs", "3")
+	checkCorrect(t, rep.Floor)
+	checkCorrect(t, rep.Results[0])
+}
+
 // TestSmokeRedis runs the Redis and two-instance modes. Without redis-server
 // it is skipped, unless CI is set: there it must run.
 func TestSmokeRedis(t *testing.T) {
@@ -128,6 +160,7 @@ func TestSmokeRedis(t *testing.T) {
 		}
 		t.Skip("redis-server is not installed")
 	}
+	t.Parallel()
 	rep := smoke(t, "-mode", "redis,two", "-floor=false")
 	if len(rep.Results) != 2 {
 		t.Fatalf("%d results, want 2", len(rep.Results))

@@ -18,8 +18,9 @@ import (
 // benchmark as JSON, which merges them.
 type fleetResults struct {
 	Pairs       int            `json:"pairs"`
-	Active      int            `json:"active"` // set up
-	Reveal      []int64        `json:"reveal"` // nanoseconds
+	Active      int            `json:"active"`  // set up
+	Sender      []int64        `json:"sender"`  // tap→reveal at the tapping phone, nanoseconds
+	Partner     []int64        `json:"partner"` // tap→reveal at the other phone
 	Pause       []int64        `json:"pause"`
 	Rounds      int64          `json:"rounds"`
 	Submits     int64          `json:"submits"`
@@ -39,7 +40,8 @@ type fleetResults struct {
 func (r *fleetResults) merge(o *fleetResults) {
 	r.Pairs += o.Pairs
 	r.Active += o.Active
-	r.Reveal = append(r.Reveal, o.Reveal...)
+	r.Sender = append(r.Sender, o.Sender...)
+	r.Partner = append(r.Partner, o.Partner...)
 	r.Pause = append(r.Pause, o.Pause...)
 	r.Rounds += o.Rounds
 	r.Submits += o.Submits
@@ -84,7 +86,8 @@ func (f *fleet) collect() *fleetResults {
 		if p.setUp {
 			r.Active++
 		}
-		r.Reveal = append(r.Reveal, p.reveal...)
+		r.Sender = append(r.Sender, p.revealSender...)
+		r.Partner = append(r.Partner, p.revealPartner...)
 		r.Pause = append(r.Pause, p.pause...)
 		r.Rounds += p.rounds
 		r.Submits += p.submits
@@ -225,10 +228,9 @@ type worker struct {
 	log    string
 }
 
-// startWorkers starts one worker process per share of cfg's pairs; each
-// holds at most perProc sockets.
-func startWorkers(ctx context.Context, dir, self string, cfg fleetConfig, perProc int) (*workers, error) {
-	n := (2*cfg.Pairs + perProc - 1) / perProc
+// startWorkers starts n worker processes, each with its share of cfg's
+// pairs, and tells them to set up.
+func startWorkers(dir, self string, cfg fleetConfig, n int) (*workers, error) {
 	w := &workers{}
 	for i := range n {
 		lo, hi := cfg.Pairs*i/n, cfg.Pairs*(i+1)/n

@@ -68,6 +68,8 @@ type config struct {
 	harness     bool
 	quiet       bool
 	instances   int
+	clientProcs int
+	floorProcs  int
 
 	// Hidden roles.
 	worker        bool
@@ -102,6 +104,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.harness, "harness", false, "run the server's packages in a profiling harness (this binary, -harness-server) instead of the softland binary; implied by -profile when the binary has no -pprof flag")
 	fs.BoolVar(&c.quiet, "q", false, "no progress lines on stderr")
 	fs.IntVar(&c.instances, "instances", 2, "softland instances sharing one Redis in -mode two (partners always on different instances)")
+	fs.IntVar(&c.clientProcs, "client-procs", 0, "run the phones in at least this many worker processes (0: in this process while RLIMIT_NOFILE allows)")
+	fs.IntVar(&c.floorProcs, "floor-procs", 0, "run the floor as at least this many processes (0: one while RLIMIT_NOFILE allows)")
 	fs.BoolVar(&c.worker, "worker", false, "(internal) run a share of the phones, driven over stdin and stdout")
 	fs.BoolVar(&c.floorServer, "floor-server", false, "(internal) serve the floor relay on -addr")
 	fs.BoolVar(&c.harnessServer, "harness-server", false, "(internal) serve the profiling harness on -addr")
@@ -169,6 +173,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-per-source, -dialers and -reveal-size must be at least 1")
 	case c.instances < 2 || c.instances > 8:
 		return nil, errors.New("-instances must be 2 to 8")
+	case c.clientProcs < 0 || c.clientProcs > 16 || c.floorProcs < 0 || c.floorProcs > 16:
+		return nil, errors.New("-client-procs and -floor-procs must be 0 to 16")
 	case c.stepTimeout <= 0 || c.settle < 0:
 		return nil, errors.New("-step-timeout must be positive and -settle not negative")
 	}

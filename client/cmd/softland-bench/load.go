@@ -215,7 +215,8 @@ type pair struct {
 	ok    bool   // set up and not failed
 
 	// Results, written by the driver, read after it ended.
-	reveal, pause                 []int64 // nanoseconds
+	revealSender, revealPartner   []int64 // nanoseconds: the tapping phone, the other
+	pause                         []int64
 	missing, dups, unexpected     int64
 	mismatched, wrong, errs, late int64
 	rounds, submits, lateFrames   int64
@@ -571,6 +572,9 @@ func (f *fleet) load(ctx context.Context, start time.Time, period, dur time.Dura
 }
 
 func (p *pair) drive(ctx context.Context, next time.Time, period time.Duration, end time.Time) {
+	if !next.Before(end) {
+		return // a long period: this pair's turn would come after the run
+	}
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
 	for r := 0; ; r++ {
@@ -590,6 +594,9 @@ func (p *pair) drive(ctx context.Context, next time.Time, period time.Duration, 
 		if d := time.Until(next); d < 0 {
 			p.late++
 			next = time.Now()
+		}
+		if !next.Before(end) {
+			return
 		}
 		t.Reset(time.Until(next))
 	}
@@ -613,8 +620,8 @@ func (p *pair) step(seat int, msg interface{ SetID(string) }, floorKind uint8, k
 }
 
 // round is one check-in: one seat opens and answers first, the other
-// completes the pair (the measured tap), every pauseEvery-th round one seat
-// pauses and lifts it, and the round is closed. Seats take turns.
+// completes the pair (the measured tap), in every PauseEvery-th round one
+// seat pauses and lifts it, and the round is closed. Seats take turns.
 func (p *pair) round(r int) bool {
 	first, second := r%2, 1-r%2
 	w, ok := p.step(first, &protocol.RoundOpen{Header: hdr(protocol.TypeRoundOpen)}, kOpened, kOpened)
@@ -636,7 +643,8 @@ func (p *pair) round(r int) bool {
 		return false
 	}
 	p.submits++
-	p.reveal = append(p.reveal, w.at[0][kRevealed]-t0, w.at[1][kRevealed]-t0)
+	p.revealSender = append(p.revealSender, w.at[second][kRevealed]-t0)
+	p.revealPartner = append(p.revealPartner, w.at[first][kRevealed]-t0)
 	if w.hash[0] != w.hash[1] {
 		p.mismatched++
 		p.f.noteErr("reveal frames differ between the phones")
@@ -645,8 +653,10 @@ func (p *pair) round(r int) bool {
 		p.wrong++
 		p.f.noteErr("reveal is not the expected mutual top K")
 	}
-	if n := p.f.cfg.PauseEvery; n > 0 && r%n == n-1 {
-		who := (r / n) % 2
+	// Pairs take turns, so some pause in every round of the run, whatever
+	// its length.
+	if n := p.f.cfg.PauseEvery; n > 0 && (r+p.idx)%n == n-1 {
+		who := ((r + p.idx) / n) % 2
 		t0 := p.f.now()
 		w, ok := p.step(who, &protocol.Pause{Header: hdr(protocol.TypePause)}, kPaused, kPaused)
 		if !ok {

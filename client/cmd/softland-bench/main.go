@@ -18,8 +18,13 @@
 //
 //	go run ./client/cmd/softland-bench                                  # memory store, 5,000 pairs, 5,000 submits/s, 20 s
 //	go run ./client/cmd/softland-bench -mode memory,redis,two -json out.json
-//	go run ./client/cmd/softland-bench -pairs 20000 -rate 2000 -duration 30s
+//	go run ./client/cmd/softland-bench -mode two -instances 3 -pairs 20000 -rate 500 -duration 30s
 //	go run ./client/cmd/softland-bench -target http://127.0.0.1:8080 -pid 1234
+//
+// When one process may not open that many sockets (RLIMIT_NOFILE), the phones
+// run in worker processes (this binary, -worker) driven in lock step, and the
+// floor as several processes; -mode two -instances N spreads the server over
+// N instances on one Redis.
 //
 // Every load targets loopback only, is bounded in size (at most 20,000
 // pairs) and time (-duration), and stops by itself; every child process is
@@ -50,9 +55,10 @@ func main() {
 }
 
 // run is the whole command, so tests can start it in-process. Besides the
-// benchmark it has two hidden roles that it re-executes itself for: the floor
-// relay (-floor-server) and a profiling harness that runs the server's
-// packages in-process with net/http/pprof (-harness-server).
+// benchmark it has three hidden roles that it re-executes itself for: the
+// floor relay (-floor-server), a share of the phones (-worker), and a
+// profiling harness that runs the server's packages in-process with
+// net/http/pprof (-harness-server), for a softland binary without -pprof.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := parse(args, stderr)
 	if err != nil {

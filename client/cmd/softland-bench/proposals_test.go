@@ -48,6 +48,23 @@ func BenchmarkDecodeSubmit(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeRoundClose is the same for a small frame (round.close).
+func BenchmarkDecodeRoundClose(b *testing.B) {
+	frame, err := protocol.Marshal(&protocol.RoundClose{
+		Header: protocol.Header{Type: protocol.TypeRoundClose, ID: "18"},
+		Round:  "d1ed06ef-b374-4dfc-8920-37fe76a9227d",
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := protocol.DecodeRequest(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkDecodeSubmitV1Unmarshal is one lenient encoding/json pass: the
 // floor any reflection-based decoder of this struct pays.
 func BenchmarkDecodeSubmitV1Unmarshal(b *testing.B) {

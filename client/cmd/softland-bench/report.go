@@ -65,8 +65,10 @@ type Result struct {
 	Submits       int64   `json:"submits"`
 	LateRounds    int64   `json:"late_rounds"`
 
-	Reveal Latency `json:"tap_to_reveal_ms"` // both phones' samples
-	Pause  Latency `json:"pause_ms"`         // at the partner
+	Reveal        Latency `json:"tap_to_reveal_ms"`         // both phones' samples
+	RevealSender  Latency `json:"tap_to_reveal_tapping_ms"` // the phone whose submit completed the pair
+	RevealPartner Latency `json:"tap_to_reveal_partner_ms"` // the other phone
+	Pause         Latency `json:"pause_ms"`                 // at the partner
 
 	Lost        int64          `json:"lost"`        // missing expected frames + offset gaps
 	Gaps        int64          `json:"lost_gaps"`   // of Lost: offsets a socket skipped
@@ -100,6 +102,7 @@ type ProcNumbers struct {
 	BytesPerSocket float64 `json:"rss_bytes_per_idle_socket,omitempty"`
 	CPUPercent     float64 `json:"cpu_percent_during_load"` // 100 = one core
 	CPUSeconds     float64 `json:"cpu_seconds_during_load"`
+	IdleCPUPercent float64 `json:"cpu_percent_idle"` // every socket open, no rounds
 
 	// From the Go runtime (softland's /metrics, the floor's copy).
 	HeapPerSocket      float64 `json:"heap_inuse_bytes_per_idle_socket,omitempty"`
@@ -341,6 +344,8 @@ func printTable(w io.Writer, r, floor *Result) {
 	row("tap→reveal p99 (ms)", r.Reveal.P99, f.Reveal.P99, "%.3f", true)
 	row("tap→reveal p99.9 (ms)", r.Reveal.P999, f.Reveal.P999, "%.3f", true)
 	row("tap→reveal max (ms)", r.Reveal.Max, f.Reveal.Max, "%.3f", true)
+	row("  p99 at the tapping phone (ms)", r.RevealSender.P99, f.RevealSender.P99, "%.3f", true)
+	row("  p99 at the partner's phone (ms)", r.RevealPartner.P99, f.RevealPartner.P99, "%.3f", true)
 	row("pause p50 (ms)", r.Pause.P50, f.Pause.P50, "%.3f", true)
 	row("pause p99 (ms)", r.Pause.P99, f.Pause.P99, "%.3f", true)
 	row("lost", float64(r.Lost), float64(f.Lost), "%.0f", false)
@@ -361,6 +366,7 @@ func printTable(w io.Writer, r, floor *Result) {
 		row("RSS bytes per idle socket", r.Proc.BytesPerSocket, fp.BytesPerSocket, "%.0f", true)
 		row("heap bytes per idle socket", r.Proc.HeapPerSocket, fp.HeapPerSocket, "%.0f", true)
 		row("goroutines per idle socket", r.Proc.GoroutinesPerSock, fp.GoroutinesPerSock, "%.2f", true)
+		row("server CPU % idle, sockets open", r.Proc.IdleCPUPercent, fp.IdleCPUPercent, "%.1f", true)
 		row("server CPU % (100 = 1 core)", r.Proc.CPUPercent, fp.CPUPercent, "%.1f", true)
 		row("server allocs per round", r.Proc.AllocsPerRound, fp.AllocsPerRound, "%.0f", true)
 		row("server alloc bytes per round", r.Proc.AllocBytesPerRound, fp.AllocBytesPerRound, "%.0f", true)
