@@ -270,6 +270,27 @@ func (c *conn) write() {
 	// catchUp sends every logged event after the cursor, up to the newest.
 	catchUp := func() bool {
 		evs, complete, err := rooms.Since(c.ctx, c.member.Room, epoch, cursor)
+		if errors.Is(err, room.ErrNotFound) {
+			// The room is gone. If it was erased, the erased event may be
+			// waiting behind this catch-up: the phone must get it (and
+			// close 4000) rather than a plain reconnect.
+			for {
+				select {
+				case ev := <-c.events:
+					if ev.Kind == protocol.KindErased {
+						writeEvent(ev)
+						return false
+					}
+					continue
+				default:
+				}
+				break
+			}
+			// Expired, or erased on another instance: resuming tells the
+			// phone not_found.
+			c.fail(websocket.StatusServiceRestart, "resume")
+			return false
+		}
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.s.log.Warn("catch-up failed", "room", logID(c.member.Room), "err", err)
