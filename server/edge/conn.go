@@ -36,7 +36,9 @@ type conn struct {
 	cancel context.CancelFunc
 
 	out    chan outItem        // frames for write, bounded
-	events chan protocol.Event // room events for write, bounded
+	// events holds pointers: a channel buffer of 64 whole events would cost
+	// every idle socket about 16 KB.
+	events chan *protocol.Event // room events for write, bounded
 
 	// Set by run before the welcome is queued; read by write only after it
 	// receives the welcome, so the channel orders the accesses.
@@ -76,7 +78,7 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 		ctx:      ctx,
 		cancel:   cancel,
 		out:      make(chan outItem, s.cfg.SendQueue),
-		events:   make(chan protocol.Event, s.cfg.SendQueue),
+		events:   make(chan *protocol.Event, s.cfg.SendQueue),
 		closed:   make(chan struct{}),
 		writeEnd: make(chan struct{}),
 		limiter:  rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
@@ -190,7 +192,7 @@ func (c *conn) queue(it outItem) {
 // deliver is the store's subscription callback: it must not block.
 func (c *conn) deliver(ev protocol.Event) {
 	select {
-	case c.events <- ev:
+	case c.events <- &ev:
 	case <-c.ctx.Done():
 	default:
 		c.s.log.Info("ws closed", "room", c.logID(), "reason", "slow consumer")
@@ -233,7 +235,7 @@ func (c *conn) write() {
 		cursor   uint64
 		timer    *time.Timer
 		timerC   <-chan time.Time
-		events   chan protocol.Event // nil until authed
+		events   chan *protocol.Event // nil until authed
 		rooms    = c.s.rooms
 		setTimer = func(at int64) {
 			if timer != nil {
@@ -278,7 +280,7 @@ func (c *conn) write() {
 				select {
 				case ev := <-c.events:
 					if ev.Kind == protocol.KindErased {
-						writeEvent(ev)
+						writeEvent(*ev)
 						return false
 					}
 					continue
@@ -328,7 +330,7 @@ func (c *conn) write() {
 		for {
 			select {
 			case ev := <-events:
-				if !handleEvent(ev) {
+				if !handleEvent(*ev) {
 					return false
 				}
 			default:
@@ -371,7 +373,7 @@ func (c *conn) write() {
 				}
 			}
 		case ev := <-events:
-			if !handleEvent(ev) {
+			if !handleEvent(*ev) {
 				return
 			}
 		case <-timerC:
