@@ -35,7 +35,7 @@ type conn struct {
 	ctx    context.Context // ends when the connection is failing or done
 	cancel context.CancelFunc
 
-	out    chan outItem        // frames for write, bounded
+	out chan outItem // frames for write, bounded
 	// events holds pointers: a channel buffer of 64 whole events would cost
 	// every idle socket about 16 KB.
 	events chan *protocol.Event // room events for write, bounded
