@@ -170,13 +170,17 @@ func (c *conn) read() websocket.StatusCode {
 // send queues a frame for the writer. A phone whose queue is full is too slow
 // to keep up with its room; it is dropped so it cannot hold anyone back, and
 // resumes where it was.
-func (c *conn) send(v any) {
+func (c *conn) send(v any) { c.sendAfter(v, 0) }
+
+// sendAfter queues a frame that the writer holds back until the phone has
+// been sent every event up to offset (0: no wait).
+func (c *conn) sendAfter(v any, offset uint64) {
 	b, err := protocol.Marshal(v)
 	if err != nil {
 		c.s.log.Error("encode failed", "type", "frame")
 		return
 	}
-	c.queue(outItem{frame: b})
+	c.queue(outItem{frame: b, after: offset})
 }
 
 func (c *conn) queue(it outItem) {

@@ -152,11 +152,7 @@ func (c *conn) ack(id, round string) { c.ackAfter(id, round, 0) }
 // ackAfter queues an ack that the writer holds back until the phone has been
 // sent every event up to offset.
 func (c *conn) ackAfter(id, round string, offset uint64) {
-	b, err := protocol.Marshal(&protocol.Ack{Header: protocol.Header{ID: id}, Round: round, Offset: offset})
-	if err != nil {
-		return
-	}
-	c.queue(outItem{frame: b, after: offset})
+	c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Round: round, Offset: offset}, offset)
 }
 
 // refuse answers a request with an error frame. Refusals carry their own
@@ -186,9 +182,5 @@ func (c *conn) sendError(id, code, msg string) { c.sendErrorAfter(id, code, msg,
 
 func (c *conn) sendErrorAfter(id, code, msg string, offset uint64) {
 	c.s.m.Errors.WithLabelValues(code).Inc()
-	b, err := protocol.Marshal(&protocol.Error{Header: protocol.Header{ID: id}, Code: code, Message: msg})
-	if err != nil {
-		return
-	}
-	c.queue(outItem{frame: b, after: offset})
+	c.sendAfter(&protocol.Error{Header: protocol.Header{ID: id}, Code: code, Message: msg}, offset)
 }
