@@ -24,9 +24,11 @@ const (
 	floodStrikes = 20
 )
 
-// conn is one phone's socket. Three goroutines serve it and all end with it:
-// run reads (and is the connection's own goroutine), write sends everything,
-// and ping checks the peer is alive. Only write touches the cursor.
+// conn is one phone's socket. Two goroutines serve it and both end with it:
+// run reads (and is the connection's own goroutine) and write sends
+// everything. Only write touches the cursor. Pings run on a timer, in a
+// goroutine that lives only while a ping is in flight: a third goroutine
+// parked on a ticker would cost every idle socket its stack.
 type conn struct {
 	s  *Server
 	ws *websocket.Conn
@@ -35,9 +37,9 @@ type conn struct {
 	ctx    context.Context // ends when the connection is failing or done
 	cancel context.CancelFunc
 
-	out chan outItem // frames for write, bounded
-	// events holds pointers: a channel buffer of 64 whole events would cost
-	// every idle socket about 16 KB.
+	// out and events hold pointers: channel buffers of 64 whole values would
+	// cost every idle socket about 18 KB.
+	out    chan *outItem        // frames for write, bounded
 	events chan *protocol.Event // room events for write, bounded
 
 	// Set by run before the welcome is queued; read by write only after it
@@ -56,6 +58,14 @@ type conn struct {
 	erased   bool          // the room was erased (write only; read after write ends)
 	writeEnd chan struct{}
 	limiter  *rate.Limiter
+
+	// The pinger: pingTimer fires ping, which re-arms it. pingMu orders
+	// stopping against re-arming, and pinging counts pings in flight so run
+	// can wait for them.
+	pingMu      sync.Mutex
+	pingTimer   *time.Timer
+	pingStopped bool
+	pinging     sync.WaitGroup
 }
 
 // outItem is one thing for the writer: a frame, the welcome that starts event
@@ -77,7 +87,7 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 		ip:       ip,
 		ctx:      ctx,
 		cancel:   cancel,
-		out:      make(chan outItem, s.cfg.SendQueue),
+		out:      make(chan *outItem, s.cfg.SendQueue),
 		events:   make(chan *protocol.Event, s.cfg.SendQueue),
 		closed:   make(chan struct{}),
 		writeEnd: make(chan struct{}),
@@ -101,8 +111,9 @@ func (c *conn) fail(code websocket.StatusCode, reason string) {
 
 func (c *conn) run() {
 	go c.write()
-	pingDone := make(chan struct{})
-	go c.ping(pingDone)
+	c.pingMu.Lock()
+	c.pingTimer = time.AfterFunc(c.s.cfg.PingInterval, c.ping)
+	c.pingMu.Unlock()
 	authTimer := time.AfterFunc(c.s.cfg.AuthTimeout, func() {
 		if !c.authed.Load() {
 			c.fail(closeAuthTimeout, "no create, join or resume in time")
@@ -114,7 +125,7 @@ func (c *conn) run() {
 	authTimer.Stop()
 	c.fail(websocket.StatusNormalClosure, "")
 	<-c.writeEnd
-	<-pingDone
+	c.stopPinging()
 	<-c.closed
 	if c.unsub != nil {
 		c.unsub()
@@ -180,10 +191,10 @@ func (c *conn) sendAfter(v any, offset uint64) {
 		c.s.log.Error("encode failed", "type", "frame")
 		return
 	}
-	c.queue(outItem{frame: b, after: offset})
+	c.queue(&outItem{frame: b, after: offset})
 }
 
-func (c *conn) queue(it outItem) {
+func (c *conn) queue(it *outItem) {
 	select {
 	case c.out <- it:
 	case <-c.ctx.Done():
@@ -204,27 +215,46 @@ func (c *conn) deliver(ev protocol.Event) {
 	}
 }
 
-func (c *conn) ping(done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(c.s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			// Not derived from c.ctx: cancelling a write mid-frame would cut
-			// the socket without a close frame.
-			ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingTimeout)
-			err := c.ws.Ping(ctx)
-			cancel()
-			if err != nil && c.ctx.Err() == nil {
-				c.s.log.Info("ws closed", "room", c.logID(), "reason", "ping timeout")
-				c.fail(websocket.StatusPolicyViolation, "ping timeout")
-				return
-			}
-		}
+// ping checks that the peer answers. It runs on pingTimer's goroutine and
+// arms the timer again when the pong came.
+func (c *conn) ping() {
+	c.pingMu.Lock()
+	if c.pingStopped {
+		c.pingMu.Unlock()
+		return
 	}
+	c.pinging.Add(1)
+	c.pingMu.Unlock()
+	defer c.pinging.Done()
+
+	// Not derived from c.ctx: cancelling a write mid-frame would cut the
+	// socket without a close frame.
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingTimeout)
+	err := c.ws.Ping(ctx)
+	cancel()
+	if c.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		c.s.log.Info("ws closed", "room", c.logID(), "reason", "ping timeout")
+		c.fail(websocket.StatusPolicyViolation, "ping timeout")
+		return
+	}
+	c.pingMu.Lock()
+	if !c.pingStopped {
+		c.pingTimer.Reset(c.s.cfg.PingInterval)
+	}
+	c.pingMu.Unlock()
+}
+
+// stopPinging stops the timer and waits for a ping in flight, which ends
+// because the socket is closing.
+func (c *conn) stopPinging() {
+	c.pingMu.Lock()
+	c.pingStopped = true
+	c.pingTimer.Stop()
+	c.pingMu.Unlock()
+	c.pinging.Wait()
 }
 
 // write is the only goroutine that writes frames. After the welcome it keeps

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -615,6 +616,35 @@ func TestFloodLimited(t *testing.T) {
 		}
 	}
 	p.expectClose(websocket.StatusPolicyViolation)
+}
+
+// TestDeadPeerReaped: the server pings every socket and keeps pinging while
+// the phone answers; a phone that stops answering is closed with 1008 and
+// its partner sees it reconnecting. The phone here answers three pings and
+// then goes silent, as one does when its network vanishes without a FIN.
+func TestDeadPeerReaped(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
+	a := dial(t, srv)
+	joinKey := a.create()
+	var pings atomic.Int32
+	b := dialOptions(t, srv, &websocket.DialOptions{
+		OnPingReceived: func(context.Context, []byte) bool { return pings.Add(1) <= 3 },
+	})
+	b.join(a.room, joinKey)
+	a.expect(protocol.KindPaired)
+	b.expectClose(websocket.StatusPolicyViolation)
+	if n := pings.Load(); n < 4 {
+		t.Fatalf("closed after %d pings; want three answered and a fourth unanswered", n)
+	}
+	for {
+		f := a.nextFrame()
+		if f.Kind == protocol.KindPresence && f.Seat == 2 {
+			if f.Presence != protocol.PresenceReconnecting {
+				t.Fatalf("dead seat: %s", f.raw)
+			}
+			return
+		}
+	}
 }
 
 func TestShutdownClosesWithServiceRestart(t *testing.T) {

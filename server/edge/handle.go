@@ -85,7 +85,7 @@ func (c *conn) handle(msg any) {
 	switch {
 	case errors.Is(err, room.ErrReplaced):
 		c.refuse(id, err)
-		c.queue(outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
+		c.queue(&outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
 	case err != nil:
 		// A refusal can follow housekeeping that did commit (a round that
 		// expired first): like an ack, it waits for those events.
@@ -123,7 +123,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 		}
 		c.refuse(id, err)
 		if room.IsRefusal(err) {
-			c.queue(outItem{close: closeAuthFailed, closeMsg: room.Code(err)})
+			c.queue(&outItem{close: closeAuthFailed, closeMsg: room.Code(err)})
 		}
 		return
 	}
@@ -144,7 +144,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	c.s.claimSeat(c)
 	a.Welcome.ID = id
 	c.s.log.Info("ws admitted", "room", c.logID(), "seat", a.Member.Seat)
-	c.queue(outItem{welcome: a})
+	c.queue(&outItem{welcome: a})
 }
 
 func (c *conn) ack(id, round string) { c.ackAfter(id, round, 0) }

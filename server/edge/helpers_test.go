@@ -43,9 +43,14 @@ func dial(t *testing.T, srv *servertest.Server) *phone {
 
 func dialHeader(t *testing.T, srv *servertest.Server, h http.Header) *phone {
 	t.Helper()
+	return dialOptions(t, srv, &websocket.DialOptions{HTTPHeader: h})
+}
+
+func dialOptions(t *testing.T, srv *servertest.Server, opts *websocket.DialOptions) *phone {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, srv.WSURL(), &websocket.DialOptions{HTTPHeader: h})
+	ws, _, err := websocket.Dial(ctx, srv.WSURL(), opts)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
