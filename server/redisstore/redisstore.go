@@ -42,8 +42,10 @@
 //
 // The log stream is the source of truth; Pub/Sub only wakes other instances
 // up. Each commit publishes the committed events themselves, so the common
-// path needs no second round trip. A Store multiplexes every room its
-// subscribers watch over one classic Pub/Sub connection (not sharded Pub/Sub).
+// path needs no second round trip, and the store's own subscribers of the
+// room get a commit's events straight from Update (deliverCommitted). A
+// Store multiplexes every room its subscribers watch over one classic
+// Pub/Sub connection (not sharded Pub/Sub).
 // Whenever Redis confirms a subscription, first or again after a reconnect,
 // the store reads the log from the last offset it delivered for that room and
 // delivers what it missed, so a dropped connection loses no event. A message
@@ -77,6 +79,7 @@
 package redisstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,6 +92,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/redis/go-redis/v9"
 
 	"softland/server/protocol"
@@ -354,16 +358,49 @@ func (s *Store) get(ctx context.Context, id string) (*room.State, []byte, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if st := s.cached(id, b); st != nil {
+		return st, b, nil
+	}
 	st, err := decodeState(b)
+	if err == nil {
+		s.remember(id, b, st)
+	}
 	return st, b, err
 }
 
+// decodeState decodes a stored state with json v2, which decodes it about
+// three times as fast as encoding/json (the state of an answered round holds
+// two sets of 64 tokens). It is the store's own encoding/json output, so the
+// two agree on every field: v2 only adds that names must match exactly and
+// once, which that output always does.
 func decodeState(b []byte) (*room.State, error) {
 	st := new(room.State)
-	if err := json.Unmarshal(b, st); err != nil {
+	if err := jsonv2.Unmarshal(b, st); err != nil {
 		return nil, errors.New("stored state is not valid JSON")
 	}
 	return st, nil
+}
+
+// cached returns a copy of the room's state when b is exactly the encoding
+// this store last wrote or read for it, sparing a decode. Only rooms with
+// subscribers here keep one (in their group), so the cache lives and dies
+// with them. A copy, because callers change what they get.
+func (s *Store) cached(id string, b []byte) *room.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[id]; g != nil && g.state != nil && bytes.Equal(g.raw, b) {
+		return g.state.Clone()
+	}
+	return nil
+}
+
+// remember keeps a copy of st, encoded as b, for cached.
+func (s *Store) remember(id string, b []byte, st *room.State) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[id]; g != nil {
+		g.raw, g.state = b, st.Clone()
+	}
 }
 
 // wrap names the operation in a store failure; refusals pass as they are.
@@ -390,11 +427,13 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 		if err != nil {
 			return nil, nil, err
 		}
-		ok, err := s.commit(ctx, cur, next, evs)
+		raw, err := s.commit(ctx, cur, next, evs)
 		if err != nil {
 			return nil, nil, wrap("update", err)
 		}
-		if ok {
+		if raw != nil {
+			s.remember(id, raw, next)
+			s.deliverCommitted(id, cur.Offset, evs)
 			return next, evs, nil
 		}
 		if attempt+1 >= maxAttempts {
@@ -406,28 +445,46 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 	}
 }
 
-// commit runs the compare-and-set script. It reports false when another
-// writer changed the room since cur was read.
-func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) (bool, error) {
+// deliverCommitted hands a commit's events to this store's own subscribers
+// of the room at once, before Update returns, when they have had everything
+// up to after. Otherwise they would wait for the round trip through Pub/Sub,
+// and the phone that acted would get its ack only after the edge read the
+// log to find the events the ack must follow. The wake-up, when it comes
+// back, finds them delivered and is skipped (deliverLocked). A group that is
+// behind gets them in order through Pub/Sub and the log as before.
+func (s *Store) deliverCommitted(id string, after uint64, evs []protocol.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[id]; g != nil && g.known && g.last == after {
+		deliverLocked(g, evs, false)
+	}
+}
+
+// commit runs the compare-and-set script. It returns the state as stored,
+// or nil when another writer changed the room since cur was read.
+func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) ([]byte, error) {
 	// The log must stay a run of consecutive offsets ending at the state's.
 	off := cur.Offset
 	for _, ev := range evs {
 		if ev.Offset != off+1 {
-			return false, errors.New("events do not continue the room's offsets")
+			return nil, errors.New("events do not continue the room's offsets")
 		}
 		off = ev.Offset
 	}
 	if next.Offset != off {
-		return false, errors.New("state offset does not match its events")
+		return nil, errors.New("state offset does not match its events")
 	}
 	next.Version = cur.Version + 1
 	b, err := json.Marshal(next)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	wake, err := json.Marshal(evs)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	args := make([]any, 0, 6+2*len(evs))
 	args = append(args, cur.Version, b, s.ttl(), s.opt.LogSize, wakeChannel(next.ID), wake)
@@ -435,18 +492,21 @@ func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protoco
 		logged := room.ForLog(ev)
 		e, err := json.Marshal(&logged)
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		args = append(args, strconv.FormatUint(ev.Offset, 10)+"-1", e)
 	}
 	n, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Int()
 	switch {
 	case err != nil:
-		return false, err
+		return nil, err
 	case n < 0:
-		return false, room.ErrNotFound
+		return nil, room.ErrNotFound
 	}
-	return n == 1, nil
+	if n != 1 {
+		return nil, nil
+	}
+	return b, nil
 }
 
 // backoff returns a random wait before attempt+1, growing with attempt.
@@ -563,6 +623,11 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
+	s.mu.Lock()
+	if g := s.groups[id]; g != nil {
+		g.raw, g.state = nil, nil // erased here too, not only in Redis
+	}
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 	defer cancel()
 	if err := s.client.Del(ctx, stateKey(id), logKey(id)).Err(); err != nil {

@@ -698,3 +698,67 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestOwnCommitsDeliveredAtOnce: a store's own subscribers have a commit's
+// events by the time Update returns, without waiting for the Pub/Sub round
+// trip, and the wake-up that follows delivers nothing twice. Events
+// committed by another store still arrive through Pub/Sub, in order.
+func TestOwnCommitsDeliveredAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(), redisstore.Options{})
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st := newState()
+	s.Create(ctx(t), st)
+	r := newRecorder()
+	defer s.Subscribe(st.ID, r.deliver)()
+	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Update(ctx(t), st.ID, announce(2)); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	got := slices.Clone(r.got)
+	r.mu.Unlock()
+	if !slices.Equal(got, []uint64{1, 2}) {
+		t.Fatalf("delivered %v when Update returned, want [1 2]", got)
+	}
+	// The other store's commit comes after this store's own wake-up on the
+	// same channel, so once it is delivered the wake-up has been handled.
+	if _, _, err := other.Update(ctx(t), st.ID, announce(1)); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, 3)
+	if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, 4)
+}
+
+// TestStateCacheFollowsOtherWriters: a store that keeps the state it last
+// wrote must still see every change another instance made since.
+func TestStateCacheFollowsOtherWriters(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(), redisstore.Options{})
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st := newState()
+	s.Create(ctx(t), st)
+	defer s.Subscribe(st.ID, func(protocol.Event) {})() // rooms watched here are cached
+	for i := range 3 {
+		if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := other.Update(ctx(t), st.ID, announce(1)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Load(ctx(t), st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := uint64(2*i + 2); got.Offset != want || got.Announce[0].Blob != blob(fmt.Sprint("a", want)) {
+			t.Fatalf("store sees offset %d, want %d", got.Offset, want)
+		}
+	}
+}

@@ -46,6 +46,10 @@ type group struct {
 	ready     chan struct{}
 	// retry says a catch-up failed and manage must try it again.
 	retry bool
+	// raw and state are the room's state as this store last wrote or read
+	// it, encoded and decoded (Store.cached).
+	raw   []byte
+	state *room.State
 }
 
 // pubsubConn is one Pub/Sub connection and its bookkeeping.
