@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"testing"
 
-
 	"softland/server/protocol"
 	"softland/server/room"
 )
