@@ -24,11 +24,19 @@ const (
 	floodStrikes = 20
 )
 
-// conn is one phone's socket. Two goroutines serve it and both end with it:
-// run reads (and is the connection's own goroutine) and write sends
-// everything. Only write touches the cursor. Pings run on a timer, in a
-// goroutine that lives only while a ping is in flight: a third goroutine
-// parked on a ticker would cost every idle socket its stack.
+// conn is one phone's socket. run reads, on the connection's own goroutine,
+// for as long as the socket lives. Everything else runs in short-lived
+// goroutines that exist only while they have work, because a goroutine
+// parked for an idle socket costs its stack (several KB) on every one of
+// tens of thousands of sockets:
+//
+//   - write sends frames and room events. queue and deliver start it when
+//     something is waiting (kick); it exits when both queues are empty. At
+//     most one runs at a time, and only it touches the writer state w.
+//   - ping runs from a timer, checks the peer answers and re-arms the timer.
+//   - the open round's expiry timer has the writer call Tick.
+//
+// tasks counts them, so run can wait for every one before it returns.
 type conn struct {
 	s  *Server
 	ws *websocket.Conn
@@ -55,17 +63,61 @@ type conn struct {
 	failOnce sync.Once
 	closed   chan struct{} // closed once the close handshake has finished
 	bye      bool          // the phone said goodbye (run only)
-	erased   bool          // the room was erased (write only; read after write ends)
-	writeEnd chan struct{}
+	erased   bool          // the room was erased (writer only; read after tasks end)
 	limiter  *rate.Limiter
 
-	// The pinger: pingTimer fires ping, which re-arms it. pingMu orders
-	// stopping against re-arming, and pinging counts pings in flight so run
-	// can wait for them.
-	pingMu      sync.Mutex
-	pingTimer   *time.Timer
-	pingStopped bool
-	pinging     sync.WaitGroup
+	tasks     tasks
+	pingTimer *time.Timer // fires ping; re-armed by it
+	writing   atomic.Bool // a writer goroutine is running (or the socket is done)
+	tick      atomic.Bool // the round expiry timer fired; the writer calls Tick
+	w         writerState // the running writer's only
+}
+
+// writerState is what the writer keeps between frames. One writer goroutine
+// hands it to the next through conn.writing.
+type writerState struct {
+	authed bool   // the welcome was sent; events flow
+	epoch  string // the room's epoch, from the welcome
+	cursor uint64 // offset of the last event the phone was sent
+	timer  *time.Timer
+}
+
+// tasks tracks a connection's short-lived goroutines: once stop has
+// returned, none runs and none starts.
+type tasks struct {
+	mu      sync.Mutex
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+// enter registers a task about to run; false means the connection is done.
+func (t *tasks) enter() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	t.wg.Add(1)
+	return true
+}
+
+func (t *tasks) leave() { t.wg.Done() }
+
+// unlessStopped runs f unless stop was called, ordered against stop.
+func (t *tasks) unlessStopped(f func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.stopped {
+		f()
+	}
+}
+
+// stop lets no task start and waits for those running.
+func (t *tasks) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }
 
 // outItem is one thing for the writer: a frame, the welcome that starts event
@@ -82,16 +134,15 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	ws.SetReadLimit(protocol.MaxFrameBytes)
 	return &conn{
-		s:        s,
-		ws:       ws,
-		ip:       ip,
-		ctx:      ctx,
-		cancel:   cancel,
-		out:      make(chan *outItem, s.cfg.SendQueue),
-		events:   make(chan *protocol.Event, s.cfg.SendQueue),
-		closed:   make(chan struct{}),
-		writeEnd: make(chan struct{}),
-		limiter:  rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
+		s:       s,
+		ws:      ws,
+		ip:      ip,
+		ctx:     ctx,
+		cancel:  cancel,
+		out:     make(chan *outItem, s.cfg.SendQueue),
+		events:  make(chan *protocol.Event, s.cfg.SendQueue),
+		closed:  make(chan struct{}),
+		limiter: rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
 	}
 }
 
@@ -110,10 +161,7 @@ func (c *conn) fail(code websocket.StatusCode, reason string) {
 }
 
 func (c *conn) run() {
-	go c.write()
-	c.pingMu.Lock()
-	c.pingTimer = time.AfterFunc(c.s.cfg.PingInterval, c.ping)
-	c.pingMu.Unlock()
+	c.tasks.unlessStopped(func() { c.pingTimer = time.AfterFunc(c.s.cfg.PingInterval, c.ping) })
 	authTimer := time.AfterFunc(c.s.cfg.AuthTimeout, func() {
 		if !c.authed.Load() {
 			c.fail(closeAuthTimeout, "no create, join or resume in time")
@@ -124,8 +172,11 @@ func (c *conn) run() {
 
 	authTimer.Stop()
 	c.fail(websocket.StatusNormalClosure, "")
-	<-c.writeEnd
-	c.stopPinging()
+	c.tasks.stop()
+	c.pingTimer.Stop()
+	if c.w.timer != nil {
+		c.w.timer.Stop()
+	}
 	<-c.closed
 	if c.unsub != nil {
 		c.unsub()
@@ -197,6 +248,7 @@ func (c *conn) sendAfter(v any, offset uint64) {
 func (c *conn) queue(it *outItem) {
 	select {
 	case c.out <- it:
+		c.kick()
 	case <-c.ctx.Done():
 	default:
 		c.s.log.Info("ws closed", "room", c.logID(), "reason", "slow consumer")
@@ -208,6 +260,7 @@ func (c *conn) queue(it *outItem) {
 func (c *conn) deliver(ev protocol.Event) {
 	select {
 	case c.events <- &ev:
+		c.kick()
 	case <-c.ctx.Done():
 	default:
 		c.s.log.Info("ws closed", "room", c.logID(), "reason", "slow consumer")
@@ -218,15 +271,10 @@ func (c *conn) deliver(ev protocol.Event) {
 // ping checks that the peer answers. It runs on pingTimer's goroutine and
 // arms the timer again when the pong came.
 func (c *conn) ping() {
-	c.pingMu.Lock()
-	if c.pingStopped {
-		c.pingMu.Unlock()
+	if !c.tasks.enter() {
 		return
 	}
-	c.pinging.Add(1)
-	c.pingMu.Unlock()
-	defer c.pinging.Done()
-
+	defer c.tasks.leave()
 	// Not derived from c.ctx: cancelling a write mid-frame would cut the
 	// socket without a close frame.
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingTimeout)
@@ -240,183 +288,190 @@ func (c *conn) ping() {
 		c.fail(websocket.StatusPolicyViolation, "ping timeout")
 		return
 	}
-	c.pingMu.Lock()
-	if !c.pingStopped {
-		c.pingTimer.Reset(c.s.cfg.PingInterval)
+	c.tasks.unlessStopped(func() { c.pingTimer.Reset(c.s.cfg.PingInterval) })
+}
+
+// kick starts the writer unless one is running.
+func (c *conn) kick() {
+	if c.writing.CompareAndSwap(false, true) && c.tasks.enter() {
+		go c.write()
 	}
-	c.pingMu.Unlock()
 }
 
-// stopPinging stops the timer and waits for a ping in flight, which ends
-// because the socket is closing.
-func (c *conn) stopPinging() {
-	c.pingMu.Lock()
-	c.pingStopped = true
-	c.pingTimer.Stop()
-	c.pingMu.Unlock()
-	c.pinging.Wait()
-}
-
-// write is the only goroutine that writes frames. After the welcome it keeps
-// a cursor, the offset of the last event the phone got, and sends each room
-// event exactly once and in order: older ones are dropped, and a gap is filled
-// from the store's log before the event that revealed it.
+// write runs until nothing is waiting. Then it hands over: it clears
+// writing and looks once more, because whatever was queued in between saw a
+// writer running and did not start one. When the socket fails it exits with
+// writing still set, so no writer starts again.
 func (c *conn) write() {
-	defer close(c.writeEnd)
-	var (
-		authed   bool
-		epoch    string
-		cursor   uint64
-		timer    *time.Timer
-		timerC   <-chan time.Time
-		events   chan *protocol.Event // nil until authed
-		rooms    = c.s.rooms
-		setTimer = func(at int64) {
-			if timer != nil {
-				timer.Stop()
-				timer, timerC = nil, nil
-			}
-			if at > 0 {
-				timer = time.NewTimer(time.Until(time.UnixMilli(at)) + 50*time.Millisecond)
-				timerC = timer.C
+	defer c.tasks.leave()
+	for {
+		if !c.writeAll() {
+			return
+		}
+		authed := c.w.authed // read before handing the state over
+		c.writing.Store(false)
+		waiting := len(c.out) > 0 || (authed && len(c.events) > 0) || c.tick.Load()
+		if !waiting || !c.writing.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+// writeAll sends everything waiting. After the welcome the writer keeps a
+// cursor, the offset of the last event the phone got, and sends each room
+// event exactly once and in order: older ones are dropped, and a gap is
+// filled from the store's log before the event that revealed it. Events go
+// before frames queued after them, so an ack never overtakes its own effect;
+// events wait until the welcome is sent. It reports false when the socket is
+// failing.
+func (c *conn) writeAll() bool {
+	for {
+		if c.ctx.Err() != nil {
+			return false
+		}
+		if c.w.authed {
+			for drained := false; !drained; {
+				select {
+				case ev := <-c.events:
+					if !c.handleEvent(ev) {
+						return false
+					}
+				default:
+					drained = true
+				}
 			}
 		}
-	)
-	defer func() { setTimer(0) }()
+		select {
+		case it := <-c.out:
+			if !c.writeItem(it) {
+				return false
+			}
+			continue
+		default:
+		}
+		if c.tick.Swap(false) {
+			if err := c.s.rooms.Tick(c.ctx, c.member.Room); err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
+				c.s.log.Warn("round expiry failed", "room", logID(c.member.Room), "err", err)
+			}
+			continue
+		}
+		return true
+	}
+}
 
-	writeEvent := func(ev protocol.Event) bool {
-		b, err := protocol.Marshal(&ev)
+func (c *conn) writeItem(it *outItem) bool {
+	if it.after > c.w.cursor && c.w.authed && !c.catchUp() {
+		return false
+	}
+	switch {
+	case it.welcome != nil:
+		w := it.welcome.Welcome
+		b, err := protocol.Marshal(w)
 		if err != nil || !c.writeFrame(b) {
 			return false
 		}
-		cursor = ev.Offset
-		c.s.m.Events.WithLabelValues(ev.Kind).Inc()
-		switch ev.Kind {
-		case protocol.KindRoundOpened:
-			setTimer(ev.ClosesAt)
-		case protocol.KindRoundClosed:
-			setTimer(0)
-		case protocol.KindErased:
-			c.erased = true
-			c.fail(closeErased, "room erased")
-			return false
-		}
-		return true
+		c.w.authed, c.w.epoch, c.w.cursor = true, w.Epoch, w.Offset
+		c.setRoundTimer(it.welcome.RoundClosesAt)
+		// Anything logged between the store's answer and the subscription
+		// starting is fetched now.
+		return c.catchUp()
+	case it.close != 0:
+		c.fail(it.close, it.closeMsg)
+		return false
+	default:
+		return c.writeFrame(it.frame)
 	}
-	// catchUp sends every logged event after the cursor, up to the newest.
-	catchUp := func() bool {
-		evs, complete, err := rooms.Since(c.ctx, c.member.Room, epoch, cursor)
-		if errors.Is(err, room.ErrNotFound) {
-			// The room is gone. If it was erased, the erased event may be
-			// waiting behind this catch-up: the phone must get it (and
-			// close 4000) rather than a plain reconnect.
-			for {
-				select {
-				case ev := <-c.events:
-					if ev.Kind == protocol.KindErased {
-						writeEvent(*ev)
-						return false
-					}
-					continue
-				default:
-				}
-				break
-			}
-			// Expired, or erased on another instance: resuming tells the
-			// phone not_found.
-			c.fail(websocket.StatusServiceRestart, "resume")
-			return false
-		}
-		if err != nil {
-			if c.ctx.Err() == nil {
-				c.s.log.Warn("catch-up failed", "room", logID(c.member.Room), "err", err)
-				c.fail(websocket.StatusTryAgainLater, "store unavailable; resume shortly")
-			}
-			return false
-		}
-		if !complete {
-			// The log moved on past this phone; a resume will bring a snapshot.
-			c.fail(websocket.StatusServiceRestart, "resume to catch up")
-			return false
-		}
-		for _, ev := range evs {
-			if !writeEvent(ev) {
-				return false
-			}
-		}
-		return true
-	}
+}
 
-	// handleEvent sends one room event in order: older ones are dropped, and
-	// a gap is filled from the log.
-	handleEvent := func(ev protocol.Event) bool {
-		if !authed || ev.Epoch != epoch || ev.Offset <= cursor {
-			return true
-		}
-		if ev.Offset > cursor+1 {
-			return catchUp()
-		}
-		return writeEvent(ev)
+// setRoundTimer arms the open round's expiry at Unix ms at (0: none). The
+// server that first sees the deadline pass closes the round (Tick).
+func (c *conn) setRoundTimer(at int64) {
+	if c.w.timer != nil {
+		c.w.timer.Stop()
+		c.w.timer = nil
 	}
-	// drain sends every event already waiting. Events go before frames that
-	// were queued after them, so an ack never overtakes its own effect.
-	drain := func() bool {
+	if at > 0 {
+		c.w.timer = time.AfterFunc(time.Until(time.UnixMilli(at))+50*time.Millisecond, func() {
+			c.tick.Store(true)
+			c.kick()
+		})
+	}
+}
+
+// handleEvent sends one room event in order: older ones are dropped, and a
+// gap is filled from the log.
+func (c *conn) handleEvent(ev *protocol.Event) bool {
+	if ev.Epoch != c.w.epoch || ev.Offset <= c.w.cursor {
+		return true
+	}
+	if ev.Offset > c.w.cursor+1 {
+		return c.catchUp()
+	}
+	return c.writeEvent(ev)
+}
+
+func (c *conn) writeEvent(ev *protocol.Event) bool {
+	b, err := protocol.Marshal(ev)
+	if err != nil || !c.writeFrame(b) {
+		return false
+	}
+	c.w.cursor = ev.Offset
+	c.s.m.Events.WithLabelValues(ev.Kind).Inc()
+	switch ev.Kind {
+	case protocol.KindRoundOpened:
+		c.setRoundTimer(ev.ClosesAt)
+	case protocol.KindRoundClosed:
+		c.setRoundTimer(0)
+	case protocol.KindErased:
+		c.erased = true
+		c.fail(closeErased, "room erased")
+		return false
+	}
+	return true
+}
+
+// catchUp sends every logged event after the cursor, up to the newest.
+func (c *conn) catchUp() bool {
+	evs, complete, err := c.s.rooms.Since(c.ctx, c.member.Room, c.w.epoch, c.w.cursor)
+	if errors.Is(err, room.ErrNotFound) {
+		// The room is gone. If it was erased, the erased event may be
+		// waiting behind this catch-up: the phone must get it (and close
+		// 4000) rather than a plain reconnect.
 		for {
 			select {
-			case ev := <-events:
-				if !handleEvent(*ev) {
+			case ev := <-c.events:
+				if ev.Kind == protocol.KindErased {
+					c.writeEvent(ev)
 					return false
 				}
+				continue
 			default:
-				return true
 			}
+			break
+		}
+		// Expired, or erased on another instance: resuming tells the phone
+		// not_found.
+		c.fail(websocket.StatusServiceRestart, "resume")
+		return false
+	}
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.s.log.Warn("catch-up failed", "room", logID(c.member.Room), "err", err)
+			c.fail(websocket.StatusTryAgainLater, "store unavailable; resume shortly")
+		}
+		return false
+	}
+	if !complete {
+		// The log moved on past this phone; a resume will bring a snapshot.
+		c.fail(websocket.StatusServiceRestart, "resume to catch up")
+		return false
+	}
+	for i := range evs {
+		if !c.writeEvent(&evs[i]) {
+			return false
 		}
 	}
-
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case it := <-c.out:
-			if !drain() {
-				return
-			}
-			if it.after > cursor && authed && !catchUp() {
-				return
-			}
-			switch {
-			case it.welcome != nil:
-				w := it.welcome.Welcome
-				b, err := protocol.Marshal(w)
-				if err != nil || !c.writeFrame(b) {
-					return
-				}
-				authed, epoch, cursor, events = true, w.Epoch, w.Offset, c.events
-				setTimer(it.welcome.RoundClosesAt)
-				// Anything logged between the store's answer and the
-				// subscription starting is fetched now.
-				if !catchUp() {
-					return
-				}
-			case it.close != 0:
-				c.fail(it.close, it.closeMsg)
-				return
-			default:
-				if !c.writeFrame(it.frame) {
-					return
-				}
-			}
-		case ev := <-events:
-			if !handleEvent(*ev) {
-				return
-			}
-		case <-timerC:
-			timer, timerC = nil, nil
-			if err := rooms.Tick(c.ctx, c.member.Room); err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
-				c.s.log.Warn("round expiry failed", "room", logID(c.member.Room), "err", err)
-			}
-		}
-	}
+	return true
 }
 
 func (c *conn) writeFrame(b []byte) bool {

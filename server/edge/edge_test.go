@@ -698,6 +698,43 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 }
 
+// TestIdleSocketHoldsOnlyItsReader: between frames a socket keeps one
+// goroutine, its reader; the writer and the pinger exist only while they
+// have work. Tens of thousands of idle sockets would otherwise each hold
+// their stacks.
+func TestIdleSocketHoldsOnlyItsReader(t *testing.T) {
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{PingInterval: 20 * time.Millisecond}})
+	a, b := pair(t, srv)
+	round := openRound(t, a, b)
+	submit(a, round, tokens(tok("water")))
+	submit(b, round, tokens(tok("water")))
+	a.until(protocol.KindRoundRevealed)
+	b.until(protocol.KindRoundRevealed)
+	busy := func() (readers, others int) {
+		buf := make([]byte, 1<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			switch {
+			case strings.Contains(g, "edge.(*conn).write"), strings.Contains(g, "edge.(*conn).ping"):
+				others++
+			case strings.Contains(g, "edge.(*conn).read"):
+				readers++
+			}
+		}
+		return readers, others
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		readers, others := busy()
+		if readers == 2 && others == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("idle: %d readers, %d writer or pinger goroutines; want 2 and 0", readers, others)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func TestPerAddressCaps(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SocketsPerIP: 3, AdmitsPerIP: 2, AdmitsPer: time.Hour}})
 	t.Run("pairing attempts", func(t *testing.T) {
