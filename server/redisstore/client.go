@@ -20,6 +20,8 @@ import (
 //
 // Username, Password and TLS apply to Addrs only (a URL carries its own);
 // SentinelPassword is the Sentinels' own password, when they have one.
+// PoolSize, when positive, is how many connections the client keeps per
+// node; it overrides a URL's pool_size.
 type Config struct {
 	URL              string
 	Addrs            []string
@@ -28,6 +30,7 @@ type Config struct {
 	Password         string
 	SentinelPassword string
 	TLS              bool
+	PoolSize         int
 }
 
 // NewClient returns a client for cfg. Commands honour their context's
@@ -47,6 +50,9 @@ func NewClient(cfg Config) (redis.UniversalClient, error) {
 			return nil, errors.New("redis: the URL must look like redis://[user:password@]host:port[/db], or rediss:// with TLS")
 		}
 		opt.ContextTimeoutEnabled = true
+		if cfg.PoolSize > 0 {
+			opt.PoolSize = cfg.PoolSize
+		}
 		return redis.NewClient(opt), nil
 	case len(cfg.Addrs) > 0:
 		for _, a := range cfg.Addrs {
@@ -62,6 +68,7 @@ func NewClient(cfg Config) (redis.UniversalClient, error) {
 			SentinelPassword:      cfg.SentinelPassword,
 			IsClusterMode:         cfg.MasterName == "",
 			ContextTimeoutEnabled: true,
+			PoolSize:              cfg.PoolSize, // 0 is go-redis's default
 		}
 		if cfg.TLS {
 			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}

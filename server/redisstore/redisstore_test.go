@@ -536,6 +536,28 @@ func TestNewClient(t *testing.T) {
 		}
 		c.Close()
 	}
+	// PoolSize reaches every kind of client.
+	for name, cfg := range map[string]redisstore.Config{
+		"url":      {URL: "redis://127.0.0.1:1?pool_size=3", PoolSize: 7},
+		"sentinel": {Addrs: []string{"127.0.0.1:1"}, MasterName: "m", PoolSize: 7},
+		"cluster":  {Addrs: []string{"127.0.0.1:1"}, PoolSize: 7},
+	} {
+		c, err := redisstore.NewClient(cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got int
+		switch c := c.(type) {
+		case *redis.Client:
+			got = c.Options().PoolSize
+		case *redis.ClusterClient:
+			got = c.Options().PoolSize
+		}
+		c.Close()
+		if got != 7 {
+			t.Errorf("%s: pool size %d, want 7", name, got)
+		}
+	}
 }
 
 // TestDeleteOutlivesCancel: the edge may cancel a socket's context while

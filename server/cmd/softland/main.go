@@ -109,6 +109,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	str(&r.password, "redis-password", "SOFTLAND_REDIS_PASSWORD", "", "Redis password, with -redis-addrs (prefer the environment variable)")
 	str(&r.sentinelPassword, "redis-sentinel-password", "SOFTLAND_REDIS_SENTINEL_PASSWORD", "", "the Sentinels' own password, if they have one")
 	boolean(&r.tls, "redis-tls", "SOFTLAND_REDIS_TLS", "use TLS to reach -redis-addrs")
+	num(&r.poolSize, "redis-pool-size", "SOFTLAND_REDIS_POOL_SIZE", 0, "connections to Redis per node (0: go-redis's default, 10 per CPU); raise it when the log shows connection pool timeouts under load")
 	str(&c.origins, "origins", "SOFTLAND_ORIGINS", "", "comma-separated extra host patterns allowed to open /ws (the server's own host always is)")
 	dur(&c.inviteTTL, "invite-ttl", "SOFTLAND_INVITE_TTL", room.DefaultInviteTTL, "how long a pairing link works")
 	dur(&c.roomTTL, "room-ttl", "SOFTLAND_ROOM_TTL", room.DefaultIdleTTL, "how long an idle room is kept")
@@ -172,13 +173,17 @@ type redisConfig struct {
 	username, password string
 	sentinelPassword   string
 	tls                bool
+	poolSize           int
 }
 
 func (r *redisConfig) enabled() bool { return r.url != "" || r.addrs != "" }
 
 func (r *redisConfig) check() error {
-	if !r.enabled() && (r.master != "" || r.username != "" || r.password != "" || r.sentinelPassword != "" || r.tls) {
+	if !r.enabled() && (r.master != "" || r.username != "" || r.password != "" || r.sentinelPassword != "" || r.tls || r.poolSize != 0) {
 		return errors.New("the -redis-* settings need -redis-url or -redis-addrs")
+	}
+	if r.poolSize < 0 {
+		return errors.New("-redis-pool-size must not be negative")
 	}
 	return nil
 }
@@ -198,6 +203,7 @@ func (r *redisConfig) store() redisstore.Config {
 		Password:         r.password,
 		SentinelPassword: r.sentinelPassword,
 		TLS:              r.tls,
+		PoolSize:         r.poolSize,
 	}
 }
 

@@ -117,6 +117,8 @@ func TestEnvironmentTwinsAndFlags(t *testing.T) {
 		"stray argument": {"extra"},
 		"zero K":         {"-reveal-size", "0"},
 		"unknown flag":   {"-no-such-flag"},
+		"pool, no redis": {"-redis-pool-size", "50"},
+		"negative pool":  {"-redis-url", "redis://127.0.0.1:1", "-redis-pool-size", "-1"},
 	} {
 		if _, err := parse(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("%s: accepted", name)
