@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 )
@@ -121,9 +123,10 @@ func validate(m any) string {
 		if len(m.Tokens) != TokenSetSize {
 			return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
 		}
-		seen := make(map[string]struct{}, len(m.Tokens))
+		// Distinct tokens: sorted on the stack, equal neighbours are repeats.
+		var sorted [TokenSetSize]string
 		var ranks [TokenSetSize]bool
-		for _, t := range m.Tokens {
+		for i, t := range m.Tokens {
 			if !IsKey(t.T) {
 				return "every token must be 32 bytes in unpadded base64url"
 			}
@@ -131,10 +134,13 @@ func validate(m any) string {
 				return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
 			}
 			ranks[t.R] = true
-			if _, dup := seen[t.T]; dup {
+			sorted[i] = t.T
+		}
+		slices.Sort(sorted[:])
+		for i := 1; i < len(sorted); i++ {
+			if sorted[i] == sorted[i-1] {
 				return "tokens must be distinct"
 			}
-			seen[t.T] = struct{}{}
 		}
 	case *RoundClose:
 		if !IsRoomID(m.Round) {
@@ -164,21 +170,27 @@ func checkBlob(b string) string {
 }
 
 // IsKey reports whether s is 32 bytes in unpadded base64url, the form of join
-// keys, their hashes, device tokens and match tokens.
+// keys, their hashes, device tokens and match tokens. It decodes between
+// arrays on the stack: a submit checks 64 keys, and a string's conversion to
+// a slice of more than 32 bytes would be a heap allocation each.
 func IsKey(s string) bool {
 	if len(s) != TokenLen {
 		return false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil && len(b) == 32
+	var src [TokenLen]byte
+	var dst [32]byte
+	copy(src[:], s)
+	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], src[:])
+	return err == nil && n == 32
 }
 
 // IsRoomID reports whether s is a UUID in canonical lowercase form, the form
-// of room and round ids.
+// of room and round ids. uuid.Parse takes upper-case hex as well; comparing
+// its String() would allocate, so upper case is looked for instead.
 func IsRoomID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
+	_, err := uuid.Parse(s)
+	return err == nil && !strings.ContainsAny(s, "ABCDEF")
 }
