@@ -30,9 +30,9 @@ func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
 // of at most MaxIDLen bytes; the version must match; the type must be known;
 // field names must match exactly (case matters), once each, at every depth,
 // with every required field present and no unknown one, no field null and
-// every value of its field's JSON type; then sizes and formats are checked. It returns a pointer to the type's struct (*Create,
-// *Submit, ...) or a *DecodeError, which carries the id whenever it could be
-// read.
+// every value of its field's JSON type; then sizes and formats are checked.
+// It returns a pointer to the type's struct (*Create, *Submit, ...) or a
+// *DecodeError, which carries the id whenever it could be read.
 //
 // Every client frame passes here, so it reads the frame only twice, and
 // without copying it: one jsontext walk (strict.go) for the header and the
@@ -84,11 +84,12 @@ var unmarshalOptions = json.JoinOptions(
 
 // unmarshalString fills a string field. json v2's own string decoding keeps
 // the strings it made in a cache inside its pooled decoders (256 of them, so
-// a repeated value costs no allocation); in requests those are join keys,
-// device tokens and match tokens, which nothing on the server may keep after
-// the request, least of all a pool. Here each string is its own copy held by
-// the struct alone. Anything but a JSON string goes to v2's default, which
-// refuses it (or, for null, which the walk has already refused, zeroes it).
+// that a repeated value costs no allocation). In requests those strings are
+// join keys, device tokens and match tokens: a pool would keep them reachable
+// after the room has let them go (a round's tokens are gone when it closes).
+// Here each string is its own copy, held by the struct alone. Anything but a
+// JSON string goes to v2's default, which refuses it (or, for null, which the
+// walk has already refused, zeroes it).
 func unmarshalString(dec *jsontext.Decoder, s *string) error {
 	if dec.PeekKind() != '"' {
 		return json.SkipFunc

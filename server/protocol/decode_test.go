@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -318,4 +319,26 @@ func TestIsKeyAndIsRoomID(t *testing.T) {
 func tokenN(i int) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	return strings.Repeat("A", protocol.TokenLen-2) + string(alphabet[i/16]) + string("AEIMQUYcgkosw048"[i%16])
+}
+
+// TestDecodeKeepsNoStrings: json v2's default string decoding would hand out
+// strings from a cache in its pooled decoders, which keeps the last keys and
+// tokens reachable after the request. Decoded strings must be fresh copies.
+func TestDecodeKeepsNoStrings(t *testing.T) {
+	frame := []byte(`{"v":1,"type":"create","id":"5","joinKeyHash":"` + tokenN(7) + `"}`)
+	var first *protocol.Create
+	for range 10 {
+		m, err := protocol.DecodeRequest(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := m.(*protocol.Create)
+		if first == nil {
+			first = c
+			continue
+		}
+		if unsafe.StringData(c.JoinKeyHash) == unsafe.StringData(first.JoinKeyHash) {
+			t.Fatal("two decodes share one string: the decoder keeps a cache of them")
+		}
+	}
 }
