@@ -3,10 +3,13 @@ package protocol
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -21,70 +24,91 @@ type DecodeError struct {
 
 func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
 
-// DecodeRequest parses one client frame strictly: the version must match, the
-// type must be known, no field may be unknown or missing, and every size is
-// checked. It returns a pointer to the type's struct (*Create, *Submit, ...).
+// DecodeRequest parses one client frame strictly, in the order
+// docs/protocol.md (§2.3) documents: the frame must be one JSON object, with
+// nothing after it, an integer v, a string type and, if present, a string id
+// of at most MaxIDLen bytes; the version must match; the type must be known;
+// field names must match exactly (case matters), once each, at every depth,
+// with every required field present and no unknown one, no field null and
+// every value of its field's JSON type; then sizes and formats are checked.
+// It returns a pointer to the type's struct (*Create, *Submit, ...) or a
+// *DecodeError, which carries the id whenever it could be read.
+//
+// Every client frame passes here, so it reads the frame only twice, and
+// without copying it: one jsontext walk (strict.go) for the header and the
+// rules json cannot express, then one json v2 unmarshal into the struct. It
+// allocates the struct, its strings and its token list, little else.
 func DecodeRequest(data []byte) (any, error) {
-	var h Header
-	if err := json.Unmarshal(data, &h); err != nil {
-		return nil, &DecodeError{Code: CodeBadRequest, Message: "frame is not a JSON object with v, type and id"}
+	s := scanFrame(data)
+	switch {
+	case s.broken:
+		return nil, refuse(s.id, CodeBadRequest, msgNotObject)
+	case s.trailing:
+		return nil, refuse(s.id, CodeBadRequest, "trailing data after the JSON object")
+	case s.idLong:
+		return nil, refuse("", CodeBadRequest, fmt.Sprintf("id is longer than %d characters", MaxIDLen))
+	case !s.header:
+		return nil, refuse(s.id, CodeBadRequest, msgNotObject)
+	case s.version != Version:
+		return nil, refuse(s.id, CodeVersion, fmt.Sprintf("this server speaks protocol version %d", Version))
+	case s.req == nil:
+		return nil, refuse(s.id, CodeUnknownType, "unknown message type")
+	case s.problem != "":
+		return nil, refuse(s.id, CodeBadRequest, s.problem)
+	case s.seen&^s.req.allowed != 0:
+		return nil, refuse(s.id, CodeBadRequest, msgFields)
+	case s.req.required&^s.seen != 0:
+		return nil, refuse(s.id, CodeBadRequest, msgNames)
 	}
-	id := h.ID
-	if len(id) > MaxIDLen {
-		return nil, &DecodeError{Code: CodeBadRequest, Message: fmt.Sprintf("id is longer than %d characters", MaxIDLen)}
+	m := reflect.New(s.req.typ).Interface()
+	if err := json.Unmarshal(data, m, unmarshalOptions); err != nil {
+		return nil, refuse(s.id, CodeBadRequest, msgFields)
 	}
-	fail := func(code, msg string) error { return &DecodeError{ID: id, Code: code, Message: msg} }
-	if h.V != Version {
-		return nil, fail(CodeVersion, fmt.Sprintf("this server speaks protocol version %d", Version))
-	}
-	var m any
-	switch h.Type {
-	case TypeCreate:
-		m = new(Create)
-	case TypeJoin:
-		m = new(Join)
-	case TypeResume:
-		m = new(Resume)
-	case TypeRoundOpen:
-		m = new(RoundOpen)
-	case TypeSubmit:
-		m = new(Submit)
-	case TypeRoundClose:
-		m = new(RoundClose)
-	case TypePause:
-		m = new(Pause)
-	case TypeUnpause:
-		m = new(Unpause)
-	case TypeAnnounce:
-		m = new(Announce)
-	case TypeSettings:
-		m = new(Settings)
-	case TypeDebrief:
-		m = new(Debrief)
-	case TypeErase:
-		m = new(Erase)
-	case TypePing:
-		m = new(Ping)
-	case TypeBye:
-		m = new(Bye)
-	default:
-		return nil, fail(CodeUnknownType, "unknown message type")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(m); err != nil {
-		return nil, fail(CodeBadRequest, "fields do not match the message type")
-	}
-	if err := checkKeys(data, fieldsOf(reflect.TypeOf(m).Elem())); err != nil {
-		return nil, fail(CodeBadRequest, "field names must match exactly, once each, with every required field present")
-	}
-	if dec.More() {
-		return nil, fail(CodeBadRequest, "trailing data after the JSON object")
-	}
-	if err := validate(m); err != "" {
-		return nil, fail(CodeBadRequest, err)
+	if msg := validate(m); msg != "" {
+		return nil, refuse(s.id, CodeBadRequest, msg)
 	}
 	return m, nil
+}
+
+const msgNotObject = "frame is not a JSON object with v, type and id"
+
+// unmarshalOptions: json v2 (github.com/go-json-experiment/json, the code
+// of Go's encoding/json/v2) matches names case-sensitively and refuses
+// repeated names, invalid UTF-8 and values of the wrong JSON type by
+// default; unknown names are refused as well, though the walk finds them
+// first.
+var unmarshalOptions = json.JoinOptions(
+	json.RejectUnknownMembers(true),
+	json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalString)),
+)
+
+// unmarshalString fills a string field. json v2's own string decoding keeps
+// the strings it made in a cache inside its pooled decoders (256 of them, so
+// that a repeated value costs no allocation). In requests those strings are
+// join keys, device tokens and match tokens: a pool would keep them reachable
+// after the room has let them go (a round's tokens are gone when it closes).
+// Here each string is its own copy, held by the struct alone. Anything but a
+// JSON string goes to v2's default, which refuses it (or, for null, which the
+// walk has already refused, zeroes it).
+func unmarshalString(dec *jsontext.Decoder, s *string) error {
+	if dec.PeekKind() != '"' {
+		return json.SkipFunc
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if bytes.IndexByte(v, '\\') < 0 {
+		*s = string(v[1 : len(v)-1])
+		return nil
+	}
+	b, err := jsontext.AppendUnquote(nil, v)
+	*s = string(b)
+	return err
+}
+
+func refuse(id, code, msg string) error {
+	return &DecodeError{ID: id, Code: code, Message: msg}
 }
 
 // validate checks what JSON typing cannot. It returns a message for people, or "".
@@ -121,9 +145,10 @@ func validate(m any) string {
 		if len(m.Tokens) != TokenSetSize {
 			return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
 		}
-		seen := make(map[string]struct{}, len(m.Tokens))
+		// Distinct tokens: sorted on the stack, equal neighbours are repeats.
+		var sorted [TokenSetSize]string
 		var ranks [TokenSetSize]bool
-		for _, t := range m.Tokens {
+		for i, t := range m.Tokens {
 			if !IsKey(t.T) {
 				return "every token must be 32 bytes in unpadded base64url"
 			}
@@ -131,10 +156,13 @@ func validate(m any) string {
 				return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
 			}
 			ranks[t.R] = true
-			if _, dup := seen[t.T]; dup {
+			sorted[i] = t.T
+		}
+		slices.Sort(sorted[:])
+		for i := 1; i < len(sorted); i++ {
+			if sorted[i] == sorted[i-1] {
 				return "tokens must be distinct"
 			}
-			seen[t.T] = struct{}{}
 		}
 	case *RoundClose:
 		if !IsRoomID(m.Round) {
@@ -164,21 +192,27 @@ func checkBlob(b string) string {
 }
 
 // IsKey reports whether s is 32 bytes in unpadded base64url, the form of join
-// keys, their hashes, device tokens and match tokens.
+// keys, their hashes, device tokens and match tokens. It decodes between
+// arrays on the stack: a submit checks 64 keys, and a string's conversion to
+// a slice of more than 32 bytes would be a heap allocation each.
 func IsKey(s string) bool {
 	if len(s) != TokenLen {
 		return false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	return err == nil && len(b) == 32
+	var src [TokenLen]byte
+	var dst [32]byte
+	copy(src[:], s)
+	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], src[:])
+	return err == nil && n == 32
 }
 
 // IsRoomID reports whether s is a UUID in canonical lowercase form, the form
-// of room and round ids.
+// of room and round ids. uuid.Parse takes upper-case hex as well; comparing
+// its String() would allocate, so upper case is looked for instead.
 func IsRoomID(s string) bool {
 	if len(s) != 36 {
 		return false
 	}
-	u, err := uuid.Parse(s)
-	return err == nil && u.String() == s
+	_, err := uuid.Parse(s)
+	return err == nil && !strings.ContainsAny(s, "ABCDEF")
 }

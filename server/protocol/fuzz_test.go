@@ -35,6 +35,11 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"v":2,"type":"ping"}`,
 		`{"v":1,"type":"nope"}`,
 		`[]`, `null`, `{"v":1,"type":"ping"}{}`, "\xff\xfe",
+		`{"type":"round.submit","round":"` + room + `","tokens":[` + strings.Join(entries, ",") + `],"v":1,"id":"2"}`,
+		`{"v":1,"type":"resume","room":"` + room + `","device":"` + tok + `","epoch":null,"offset":1.0}`,
+		`{"v":1,"type":"round.submit","round":"` + room + `","tokens":[{"t":"` + tok + `","r":0,"t":null,"x":[{}]}]}`,
+		`{"\u0076":1,"typ\u0065":"p\u0069ng","id":"\u00e9"}`,
+		`{"id":"9","V":1,"type":"ping"}`, `{"v":1,"type":"ping","id":"9"} x`,
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -1,0 +1,50 @@
+package protocol_test
+
+import (
+	"encoding/base64"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+
+	"softland/server/protocol"
+)
+
+// BenchmarkDecodeRequest measures the decoder every client frame passes
+// through: the largest frame phones send often (round.submit), a small one,
+// and a refusal. Submits carry fresh random tokens, as real ones do, so no
+// cache inside the decoder can make them look cheaper than they are. It
+// asserts nothing about speed; compare runs with benchstat, and profile with
+// -cpuprofile.
+func BenchmarkDecodeRequest(b *testing.B) {
+	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
+	rng := rand.New(rand.NewPCG(1, 2))
+	submits := make([][]byte, 512)
+	for i := range submits {
+		entries := make([]string, protocol.TokenSetSize)
+		for j, r := range rng.Perm(protocol.TokenSetSize) {
+			var t [32]byte
+			for k := range t {
+				t[k] = byte(rng.Uint32())
+			}
+			entries[j] = `{"t":"` + base64.RawURLEncoding.EncodeToString(t[:]) + `","r":` + strconv.Itoa(r) + `}`
+		}
+		submits[i] = []byte(`{"v":1,"type":"round.submit","id":"` + strconv.Itoa(i) + `","round":"` + room + `","tokens":[` + strings.Join(entries, ",") + `]}`)
+	}
+	run := func(name string, frames [][]byte, ok bool) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(frames[0])))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := protocol.DecodeRequest(frames[i%len(frames)]); (err == nil) != ok {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+	run("submit", submits, true)
+	run("close", [][]byte{[]byte(`{"v":1,"type":"round.close","id":"18","round":"` + room + `"}`)}, true)
+	run("refused", [][]byte{[]byte(`{"v":1,"type":"round.close","id":"19","round":"` + room + `","Round":"` + room + `"}`)}, false)
+}
