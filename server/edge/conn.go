@@ -22,6 +22,11 @@ const (
 	closeAuthTimeout = websocket.StatusCode(protocol.CloseAuthTimeout)
 	// floodStrikes is how many rate-limited messages in a row close the socket.
 	floodStrikes = 20
+	// closeGrace bounds the close handshake. A phone that is not reading
+	// (the slow consumer, the dead peer) cannot take a close frame; after
+	// this the socket is cut, so its partner learns at once that it is
+	// reconnecting, not after the library's own timeouts (5 s and more).
+	closeGrace = 2 * time.Second
 )
 
 // conn is one phone's socket. run reads, on the connection's own goroutine,
@@ -44,6 +49,11 @@ type conn struct {
 
 	ctx    context.Context // ends when the connection is failing or done
 	cancel context.CancelFunc
+	// readCtx is the reader's: cancelling it cuts the socket. fail arms
+	// cutTimer to do so after closeGrace.
+	readCtx  context.Context
+	cutRead  context.CancelFunc
+	cutTimer *time.Timer
 
 	// out and events hold pointers: channel buffers of 64 whole values would
 	// cost every idle socket about 18 KB.
@@ -132,6 +142,7 @@ type outItem struct {
 
 func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
+	readCtx, cutRead := context.WithCancel(context.Background())
 	ws.SetReadLimit(protocol.MaxFrameBytes)
 	return &conn{
 		s:       s,
@@ -139,6 +150,8 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 		ip:      ip,
 		ctx:     ctx,
 		cancel:  cancel,
+		readCtx: readCtx,
+		cutRead: cutRead,
 		out:     make(chan *outItem, s.cfg.SendQueue),
 		events:  make(chan *protocol.Event, s.cfg.SendQueue),
 		closed:  make(chan struct{}),
@@ -148,11 +161,12 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 
 // fail closes the socket with code, once, and stops the writer and pinger.
 // It never blocks: the close handshake runs on its own goroutine, which run
-// waits for.
+// waits for, and is cut short after closeGrace.
 func (c *conn) fail(code websocket.StatusCode, reason string) {
 	c.failOnce.Do(func() {
 		c.s.m.Closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		c.cancel()
+		c.cutTimer = time.AfterFunc(closeGrace, c.cutRead)
 		go func() {
 			c.ws.Close(code, reason)
 			close(c.closed)
@@ -178,6 +192,8 @@ func (c *conn) run() {
 		c.w.timer.Stop()
 	}
 	<-c.closed
+	c.cutTimer.Stop() // set by the fail above
+	c.cutRead()
 	if c.unsub != nil {
 		c.unsub()
 	}
@@ -199,7 +215,7 @@ func (c *conn) run() {
 func (c *conn) read() websocket.StatusCode {
 	strikes := 0
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		typ, data, err := c.ws.Read(c.readCtx)
 		if err != nil {
 			return websocket.CloseStatus(err)
 		}

@@ -3,14 +3,17 @@ package edge_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -773,8 +776,13 @@ func TestLongGapGetsSnapshotNotHugeReplay(t *testing.T) {
 	b.ws.CloseNow()
 	<-b.done
 	blob := base64url(bytes.Repeat([]byte{7}, protocol.MaxBlobLen*3/4))
-	for range protocol.MaxServerFrameBytes / protocol.MaxBlobLen {
+	for i := range protocol.MaxServerFrameBytes / protocol.MaxBlobLen {
 		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
+		if i%16 == 15 {
+			// Now and then wait for the answers: sent all at once, the
+			// events for A itself would overflow its own queue (1008).
+			a.sync()
+		}
 	}
 	a.sync()
 	nb, w := resume(t, srv, b, last)
@@ -847,10 +855,21 @@ func TestSlowConsumerDropped(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SendQueue: 4, Rate: 1e6, Burst: 1e6}})
 	a := dial(t, srv)
 	joinKey := a.create()
-	// B joins on a raw socket and then never reads again.
+	// B joins on a raw socket and then never reads again. Its receive buffer
+	// is kept small: loopback buffers may grow to tens of MB, which would
+	// take the server thousands of frames to fill before its queue for B
+	// ever does.
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, srv.WSURL(), nil)
+	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return errors.Join(err, serr)
+	}}
+	small := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	ws, _, err := websocket.Dial(ctx, srv.WSURL(), &websocket.DialOptions{HTTPClient: small})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -860,7 +879,8 @@ func TestSlowConsumerDropped(t *testing.T) {
 	a.expect(protocol.KindPaired)
 
 	blob := base64url(bytes.Repeat([]byte{1}, protocol.MaxBlobLen*3/4))
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(waitFor)
+	for {
 		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
 		// A keeps getting its own frames; it reads until B is reported gone.
 		for _, f := range a.sync() {
@@ -871,7 +891,7 @@ func TestSlowConsumerDropped(t *testing.T) {
 				return
 			}
 		}
-		if i > 5000 {
+		if time.Now().After(deadline) {
 			t.Fatal("the slow phone was never dropped")
 		}
 	}
