@@ -204,7 +204,9 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 		return nil, errors.New("client: join: the link's room is not a lowercase UUID")
 	}
 	// The nonce lets this phone repeat the join if the connection drops
-	// before the welcome arrives (protocol.Join); nobody else knows it.
+	// before the welcome arrives (protocol.Join); nobody else knows it. So
+	// does unavailable: the store may have taken the join although the
+	// server could not tell.
 	nonce, err := keys.Decoy()
 	if err != nil {
 		return nil, err
@@ -213,7 +215,8 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 		req := &protocol.Join{Room: link.Room, JoinKey: k.JoinKey(), Nonce: nonce}
 		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
 		var refused *Error
-		if err == nil || errors.As(err, &refused) || attempt == joinAttempts || ctx.Err() != nil {
+		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
+		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
 			return c, err
 		}
 		select {
