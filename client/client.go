@@ -118,6 +118,13 @@ type State struct {
 	// Round is the check-in round open as of Offset, if any. The server
 	// does not repeat it when a resume replays only newer events.
 	Round string `json:"round,omitempty"`
+	// DecoyRound and Decoys are the decoys of the latest round this seat
+	// answered in, in the order they fill a submission, while that round
+	// is open. An answer sent again in that round after Resume reuses them
+	// (protocol §3.4): with fresh decoys, the server could compare the two
+	// submissions and tell the real tokens, the only ones in both.
+	DecoyRound string   `json:"decoyRound,omitempty"`
+	Decoys     []string `json:"decoys,omitempty"`
 }
 
 // Client is one device's connection to its room.
@@ -151,6 +158,8 @@ type Client struct {
 	stRound  string  // the open round as of offset
 	tokenMap map[string]map[string]string
 	decoys   map[string][]protocol.Token
+	// decoyRound is the round whose decoys were made or restored last.
+	decoyRound string
 
 	events     chan Event
 	wake       chan struct{} // the queue grew or the reader ended
@@ -195,7 +204,9 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 		return nil, errors.New("client: join: the link's room is not a lowercase UUID")
 	}
 	// The nonce lets this phone repeat the join if the connection drops
-	// before the welcome arrives (protocol.Join); nobody else knows it.
+	// before the welcome arrives (protocol.Join); nobody else knows it. So
+	// does unavailable: the store may have taken the join although the
+	// server could not tell.
 	nonce, err := keys.Decoy()
 	if err != nil {
 		return nil, err
@@ -204,7 +215,8 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 		req := &protocol.Join{Room: link.Room, JoinKey: k.JoinKey(), Nonce: nonce}
 		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
 		var refused *Error
-		if err == nil || errors.As(err, &refused) || attempt == joinAttempts || ctx.Err() != nil {
+		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
+		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
 			return c, err
 		}
 		select {
@@ -241,7 +253,24 @@ func Resume(ctx context.Context, serverURL string, st State) (*Client, error) {
 	if st.Epoch == "" {
 		req.Offset, sd.offset, sd.round = 0, 0, ""
 	}
+	sd.decoyRound, sd.decoys = restoreDecoys(st)
 	return connect(ctx, serverURL, sd, &req.Header, req)
+}
+
+// restoreDecoys returns the decoys a State carries, when they are a whole
+// well-formed pool; otherwise none, and the round gets new ones.
+func restoreDecoys(st State) (string, []protocol.Token) {
+	if !protocol.IsRoomID(st.DecoyRound) || len(st.Decoys) != protocol.TokenSetSize {
+		return "", nil
+	}
+	pool := make([]protocol.Token, len(st.Decoys))
+	for i, d := range st.Decoys {
+		if !protocol.IsKey(d) {
+			return "", nil
+		}
+		pool[i] = protocol.Token{T: d}
+	}
+	return st.DecoyRound, pool
 }
 
 // seed is what a client knows before the welcome.
@@ -253,6 +282,9 @@ type seed struct {
 	epoch  string
 	offset uint64 // the last event already seen
 	round  string // the round open as of offset
+	// decoyRound's decoys, from the State resumed from.
+	decoyRound string
+	decoys     []protocol.Token
 }
 
 // connect dials, sends the create, join or resume request and applies the
@@ -296,6 +328,9 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 		stop:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		pumpDone:   make(chan struct{}),
+	}
+	if sd.decoys != nil {
+		c.decoys[sd.decoyRound], c.decoyRound = sd.decoys, sd.decoyRound
 	}
 	if err := c.handshake(ctx, h, req); err != nil {
 		ws.CloseNow()
@@ -426,7 +461,7 @@ func (c *Client) Round() string {
 func (c *Client) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return State{
+	st := State{
 		Server: c.server,
 		Room:   c.room,
 		Secret: keys.Encoding.EncodeToString(c.secret),
@@ -436,6 +471,13 @@ func (c *Client) State() State {
 		Offset: c.offset,
 		Round:  c.stRound,
 	}
+	if pool := c.decoys[c.decoyRound]; pool != nil {
+		st.DecoyRound = c.decoyRound
+		for _, d := range pool {
+			st.Decoys = append(st.Decoys, d.T)
+		}
+	}
+	return st
 }
 
 // Link returns the room's pairing link for origin ("" for the server's own).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -270,7 +271,7 @@ func TestResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	var saved client.State
-	if err := json.Unmarshal(b, &saved); err != nil || saved != st {
+	if err := json.Unmarshal(b, &saved); err != nil || !reflect.DeepEqual(saved, st) {
 		t.Fatalf("State JSON round trip: %+v, %v", saved, err)
 	}
 	c2.Close()
@@ -348,6 +349,66 @@ func TestResume(t *testing.T) {
 	var a client.Announcement
 	if json.Unmarshal(s.AnnouncePlaintext[0], &a) != nil || a.Minutes != 10 {
 		t.Fatalf("snapshot announcement %s", s.AnnouncePlaintext[0])
+	}
+}
+
+// TestResubmitAfterResumeKeepsDecoys: a phone that sends its answer again
+// after reconnecting (its first attempt's ack was lost with the connection)
+// sends the same decoys, so the server, comparing the two submissions, sees
+// the same 64 tokens and cannot pick out the real ones (protocol §3.4).
+func TestResubmitAfterResumeKeepsDecoys(t *testing.T) {
+	ctx := testContext(t)
+	srv, c1, c2 := pair(t)
+	round, err := c1.EnsureRound(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, c1, protocol.KindRoundOpened)
+	next(t, c2, protocol.KindRoundOpened)
+	needs := []string{"water", "be-held"}
+	submitted := func() map[string]bool {
+		t.Helper()
+		st, err := srv.Store.Load(ctx, c1.Room())
+		if err != nil || st.Round == nil {
+			t.Fatalf("Load: %v", err)
+		}
+		set := map[string]bool{}
+		for _, tok := range st.Round.Tokens[0] {
+			set[tok.T] = true
+		}
+		return set
+	}
+	if err := c1.SubmitNeeds(ctx, round, needs, rules.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	first := submitted()
+
+	// The state goes through JSON, as a program persists it.
+	b, err := json.Marshal(c1.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved client.State
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	c1.Close()
+	c1, err = client.Resume(ctx, srv.URL, saved)
+	if err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	t.Cleanup(func() { c1.Close() })
+	if err := c1.SubmitNeeds(ctx, round, needs, rules.Plan{}); err != nil {
+		t.Fatal(err)
+	}
+	changed := 0
+	for tok := range submitted() {
+		if !first[tok] {
+			changed++
+		}
+	}
+	if changed != 0 {
+		t.Fatalf("the same answer sent again after a resume changed %d of %d tokens: the server can tell the real ones", changed, protocol.TokenSetSize)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,6 +316,47 @@ func TestAuthRefused(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Code != protocol.CodeInviteExpired || e.Op != protocol.TypeJoin || ShouldResume(err) {
 		t.Fatalf("Join = %v, want *Error %s", err, protocol.CodeInviteExpired)
+	}
+}
+
+// TestJoinRepeatedAfterUnavailable: unavailable to a join does not say
+// whether the store took it (its commit may have landed after the answer
+// timed out), so Join asks again with the same nonce, which the server
+// admits again if the first did land; a new nonce would get room_full.
+func TestJoinRepeatedAfterUnavailable(t *testing.T) {
+	ctx := testCtx(t)
+	var (
+		mu     sync.Mutex
+		nonces []string
+	)
+	url := fakeServer(t, func(ctx context.Context, p *peer) {
+		h, data := p.recv(ctx)
+		var j protocol.Join
+		json.Unmarshal(data, &j)
+		mu.Lock()
+		nonces = append(nonces, j.Nonce)
+		first := len(nonces) == 1
+		mu.Unlock()
+		if first {
+			p.send(ctx, &protocol.Error{Header: protocol.Header{ID: h.ID}, Code: protocol.CodeUnavailable, Message: "the room could not be reached; try again"})
+			return
+		}
+		p.send(ctx, &protocol.Welcome{
+			Header: protocol.Header{ID: h.ID},
+			Room:   fakeRoom, Seat: 2, Device: fakeDevice, Epoch: fakeEpoch, Offset: 1,
+			Snapshot: &protocol.Snapshot{Paired: true, Presence: [2]string{"online", "online"}},
+		})
+	})
+	secret := make([]byte, keys.SecretSize)
+	c, err := Join(ctx, url, Link{Origin: "http://x", Room: fakeRoom, Secret: secret})
+	if err != nil {
+		t.Fatalf("Join = %v, want a welcome on the second attempt", err)
+	}
+	defer c.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(nonces) != 2 || nonces[0] == "" || nonces[0] != nonces[1] {
+		t.Fatalf("join nonces %q: want two attempts with the same nonce", nonces)
 	}
 }
 

@@ -127,6 +127,7 @@ func (c *Client) decoyPool(round string, rng *mrand.Rand) ([]protocol.Token, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if pool := c.decoys[round]; pool != nil {
+		c.decoyRound = round
 		return pool, nil
 	}
 	pool := make([]protocol.Token, protocol.TokenSetSize)
@@ -140,7 +141,7 @@ func (c *Client) decoyPool(round string, rng *mrand.Rand) ([]protocol.Token, err
 	if len(c.decoys) >= 4 {
 		clear(c.decoys)
 	}
-	c.decoys[round] = pool
+	c.decoys[round], c.decoyRound = pool, round
 	return pool, nil
 }
 

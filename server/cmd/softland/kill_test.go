@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,6 +42,9 @@ type instance struct {
 	url string
 }
 
+// startInstance runs the server as a child process with env added to this
+// process's environment. Its log goes to a file whose tail the test shows
+// when it fails.
 func startInstance(t *testing.T, env ...string) *instance {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
@@ -50,10 +54,28 @@ func startInstance(t *testing.T, env ...string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logPath := filepath.Join(t.TempDir(), "softland.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	logFile.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			if b, err := os.ReadFile(logPath); err == nil {
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("instance pid %d log (tail):\n%s", cmd.Process.Pid, b)
+			}
+		}
+	})
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		t.Fatalf("instance did not start: %v", err)

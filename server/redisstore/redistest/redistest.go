@@ -7,6 +7,7 @@ package redistest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -272,6 +273,67 @@ func (s *Server) signal(sig os.Signal) {
 		cmd.Process.Kill()
 		<-done
 	}
+}
+
+// Freeze stops the server's process with SIGSTOP, like a machine that
+// hangs: its sockets stay open and what clients send waits, unread, until
+// Thaw. Commands sent meanwhile may still run after Thaw, even when their
+// client has given up on the answer. On Linux, Freeze returns once the
+// process has stopped, so whatever the caller sends next finds it frozen.
+func (s *Server) Freeze() error {
+	pid, err := s.sendSignal(syscall.SIGSTOP)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(waitFor)
+	for {
+		stopped, known := processStopped(pid)
+		if stopped || !known {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("redis-server did not stop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Thaw lets a frozen server run on (SIGCONT).
+func (s *Server) Thaw() error {
+	_, err := s.sendSignal(syscall.SIGCONT)
+	return err
+}
+
+// sendSignal sends sig to the running process without waiting for anything
+// and returns its process id.
+func (s *Server) sendSignal(sig os.Signal) (int, error) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return 0, errors.New("redis-server is not running")
+	}
+	select {
+	case <-done:
+		return 0, errors.New("redis-server has exited")
+	default:
+	}
+	return cmd.Process.Pid, cmd.Process.Signal(sig)
+}
+
+// processStopped reports whether process pid is stopped by a signal, from
+// /proc; known is false where there is no /proc to ask.
+func processStopped(pid int) (stopped, known bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false, false
+	}
+	// The state follows the command name, which is in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false, false
+	}
+	return b[i+2] == 'T', true
 }
 
 // Restart starts the server again on the same port and directory (stopping
