@@ -88,6 +88,14 @@ func announce(n int) func(*room.State) ([]protocol.Event, error) {
 	}
 }
 
+// mustUpdate runs Update and fails the test on an error.
+func mustUpdate(t *testing.T, s *redisstore.Store, id string, fn func(*room.State) ([]protocol.Event, error)) {
+	t.Helper()
+	if _, _, err := s.Update(ctx(t), id, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sneak appends events to a room the way a commit does, but publishes no
 // wake-up: it is what subscribers miss when a wake-up is lost.
 func sneak(t *testing.T, c *redis.Client, id string, n int) {
@@ -115,6 +123,23 @@ func sneakUpdate(t *testing.T, c *redis.Client, id string, fn func(*room.State) 
 		e, _ := json.Marshal(&ev)
 		c.XAdd(ctx(t), &redis.XAddArgs{Stream: "sl:{" + id + "}:log", ID: fmt.Sprintf("%d-1", ev.Offset), Values: []any{"e", e}})
 	}
+}
+
+// watchedRoom creates a room through creator and subscribes a recorder to
+// it on s, returning once the subscription is confirmed. The subscription
+// ends with the test.
+func watchedRoom(t *testing.T, creator, s *redisstore.Store) (*room.State, *recorder) {
+	t.Helper()
+	st := newState()
+	if err := creator.Create(ctx(t), st); err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder()
+	t.Cleanup(s.Subscribe(st.ID, r.deliver))
+	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	return st, r
 }
 
 // recorder collects the offsets a subscriber is given.
@@ -168,9 +193,7 @@ func TestKeysAndTTL(t *testing.T) {
 	if err := s.Create(ctx(t), st); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Update(ctx(t), st.ID, announce(3)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, s, st.ID, announce(3))
 	keys, _ := redistest.Keys(ctx(t), c)
 	slices.Sort(keys)
 	want := []string{"sl:{" + st.ID + "}:log", "sl:{" + st.ID + "}:state"}
@@ -270,17 +293,9 @@ func TestGapFilledFromLog(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	s := newStore(t, srv.Client(), redisstore.Options{})
-	st := newState()
-	s.Create(ctx(t), st)
-	r := newRecorder()
-	defer s.Subscribe(st.ID, r.deliver)()
-	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
-		t.Fatal(err)
-	}
+	st, r := watchedRoom(t, s, s)
 	sneak(t, c, st.ID, 2)
-	if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, s, st.ID, announce(1))
 	r.wait(t, 3)
 }
 
@@ -292,21 +307,13 @@ func TestResubscribeCatchesUp(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	s := newStore(t, srv.Client(), redisstore.Options{})
-	st := newState()
-	s.Create(ctx(t), st)
-	r := newRecorder()
-	defer s.Subscribe(st.ID, r.deliver)()
-	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
-		t.Fatal(err)
-	}
+	st, r := watchedRoom(t, s, s)
 	sneak(t, c, st.ID, 2)
 	if n := c.ClientKillByFilter(ctx(t), "TYPE", "pubsub").Val(); n != 1 {
 		t.Fatalf("killed %d pubsub connections, want 1", n)
 	}
 	r.wait(t, 2)
-	if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, s, st.ID, announce(1))
 	r.wait(t, 3)
 }
 
@@ -356,17 +363,9 @@ func TestSilentConnectionReplaced(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	s := newStore(t, c, redisstore.Options{HealthInterval: 200 * time.Millisecond})
 	direct := newStore(t, srv.Client(), redisstore.Options{})
-	st := newState()
-	direct.Create(ctx(t), st)
-	r := newRecorder()
-	defer s.Subscribe(st.ID, r.deliver)()
-	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
-		t.Fatal(err)
-	}
+	st, r := watchedRoom(t, direct, s)
 	p.freeze() // connections open so far hang; new ones work
-	if _, _, err := direct.Update(ctx(t), st.ID, announce(2)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, direct, st.ID, announce(2))
 	r.wait(t, 2)
 }
 
@@ -730,16 +729,8 @@ func TestOwnCommitsDeliveredAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newStore(t, srv.Client(), redisstore.Options{})
 	other := newStore(t, srv.Client(), redisstore.Options{})
-	st := newState()
-	s.Create(ctx(t), st)
-	r := newRecorder()
-	defer s.Subscribe(st.ID, r.deliver)()
-	if err := s.WaitSubscribed(ctx(t), st.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := s.Update(ctx(t), st.ID, announce(2)); err != nil {
-		t.Fatal(err)
-	}
+	st, r := watchedRoom(t, s, s)
+	mustUpdate(t, s, st.ID, announce(2))
 	r.mu.Lock()
 	got := slices.Clone(r.got)
 	r.mu.Unlock()
@@ -748,13 +739,9 @@ func TestOwnCommitsDeliveredAtOnce(t *testing.T) {
 	}
 	// The other store's commit comes after this store's own wake-up on the
 	// same channel, so once it is delivered the wake-up has been handled.
-	if _, _, err := other.Update(ctx(t), st.ID, announce(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, other, st.ID, announce(1))
 	r.wait(t, 3)
-	if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
-		t.Fatal(err)
-	}
+	mustUpdate(t, s, st.ID, announce(1))
 	r.wait(t, 4)
 }
 
@@ -769,12 +756,8 @@ func TestStateCacheFollowsOtherWriters(t *testing.T) {
 	s.Create(ctx(t), st)
 	defer s.Subscribe(st.ID, func(protocol.Event) {})() // rooms watched here are cached
 	for i := range 3 {
-		if _, _, err := s.Update(ctx(t), st.ID, announce(1)); err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := other.Update(ctx(t), st.ID, announce(1)); err != nil {
-			t.Fatal(err)
-		}
+		mustUpdate(t, s, st.ID, announce(1))
+		mustUpdate(t, other, st.ID, announce(1))
 		got, err := s.Load(ctx(t), st.ID)
 		if err != nil {
 			t.Fatal(err)
