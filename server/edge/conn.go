@@ -197,6 +197,11 @@ func (c *conn) run() {
 	if c.unsub != nil {
 		c.unsub()
 	}
+	if c.member.Room != "" && c.erased {
+		ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.WriteTimeout)
+		c.s.rooms.Forget(ctx, c.member)
+		cancel()
+	}
 	if c.member.Room != "" && !c.erased {
 		presence := protocol.PresenceReconnecting
 		if c.bye || status == websocket.StatusNormalClosure || status == websocket.StatusGoingAway {

@@ -28,15 +28,12 @@ func TestCanaryRedisStore(t *testing.T) {
 			var b strings.Builder
 			for _, k := range keys {
 				fmt.Fprintln(&b, k)
-				switch rc.Type(ctx(t), k).Val() {
-				case "string":
-					fmt.Fprintln(&b, rc.Get(ctx(t), k).Val())
-				case "stream":
-					for _, m := range rc.XRange(ctx(t), k, "-", "+").Val() {
-						fmt.Fprintln(&b, m.ID, m.Values)
-					}
-				default:
-					t.Errorf("unexpected key %s", k)
+				vals, err := redistest.Values(ctx(t), rc, k)
+				if err != nil {
+					t.Error(err)
+				}
+				for _, v := range vals {
+					fmt.Fprintln(&b, v)
 				}
 			}
 			if len(keys) == 0 {

@@ -13,7 +13,9 @@
 // The log keeps each event as room.ForLog makes it, without revealed tokens;
 // those live only in the state, while their round is open. Every commit sets
 // both keys' TTL to the idle TTL, so a room nobody uses expires whole.
-// Nothing else is stored. Wake-ups travel on the Pub/Sub channel
+// Nothing else is stored of a room; each instance keeps a lease and the list
+// of connections it holds (lease.go), which name rooms but hold nothing of
+// them. Wake-ups travel on the Pub/Sub channel
 // sl:{<roomID>}:wake, which is not a key; they carry the events whole.
 //
 // # Why compare-and-set and not one script per operation
@@ -132,6 +134,9 @@ type Options struct {
 	// Logger receives connection problems. Lines never carry room ids,
 	// tokens or payloads. Nil discards them.
 	Logger *slog.Logger
+	// Lease is how long this instance is taken for alive after it last
+	// renewed its lease (see lease.go); it renews every Lease/3.
+	Lease time.Duration
 }
 
 // Store is the Redis room store. It is safe for concurrent use.
@@ -154,6 +159,13 @@ type Store struct {
 
 	activity atomic.Int64 // UnixNano of the last thing read from Pub/Sub
 	failing  atomic.Bool  // receive is getting errors and reconnecting
+
+	instance     string                                         // this store's id among instances
+	orphaned     func(ctx context.Context, m room.Member) error // guarded by mu
+	renewedAt    time.Time                                      // manage only
+	lastRenewal  time.Time                                      // manage only
+	healthySince time.Time                                      // manage only: the lease held without a lapse since
+	sweeping     atomic.Bool
 }
 
 var _ room.Store = (*Store)(nil)
@@ -176,6 +188,9 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = DefaultLease
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Store{
 		client: client,
@@ -186,6 +201,8 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		kick:   make(chan struct{}, 1),
 		groups: make(map[string]*group),
 		dirty:  make(map[string]struct{}),
+
+		instance: newInstanceID(),
 	}
 	s.cur = s.newPubSub()
 	s.activity.Store(time.Now().UnixNano())
@@ -209,6 +226,7 @@ func (s *Store) Close() error {
 	s.cancel()
 	err := cur.ps.Close()
 	s.wg.Wait()
+	s.dropLease()
 	if errors.Is(err, redis.ErrClosed) {
 		err = nil
 	}

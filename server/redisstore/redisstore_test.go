@@ -194,7 +194,7 @@ func TestKeysAndTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustUpdate(t, s, st.ID, announce(3))
-	keys, _ := redistest.Keys(ctx(t), c)
+	keys, _ := redistest.RoomKeys(ctx(t), c)
 	slices.Sort(keys)
 	want := []string{"sl:{" + st.ID + "}:log", "sl:{" + st.ID + "}:state"}
 	if !slices.Equal(keys, want) {
@@ -227,7 +227,7 @@ func TestKeysAndTTL(t *testing.T) {
 	if err := s.Delete(ctx(t), st.ID); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := redistest.Keys(ctx(t), c); len(keys) != 0 {
+	if keys, _ := redistest.RoomKeys(ctx(t), c); len(keys) != 0 {
 		t.Fatalf("keys left after delete: %q", keys)
 	}
 }
@@ -574,7 +574,7 @@ func TestDeleteOutlivesCancel(t *testing.T) {
 	if err := s.Delete(cancelled, st.ID); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := redistest.Keys(ctx(t), c); len(keys) != 0 {
+	if keys, _ := redistest.RoomKeys(ctx(t), c); len(keys) != 0 {
 		t.Fatalf("keys left: %q", keys)
 	}
 }

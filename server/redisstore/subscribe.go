@@ -388,10 +388,11 @@ func (s *Store) onMessage(m *redis.Message) {
 }
 
 // manage keeps the Pub/Sub subscriptions in line with s.groups, checks the
-// connection's health, and retries failed catch-ups.
+// connection's health, retries failed catch-ups, and renews the instance
+// lease (lease.go).
 func (s *Store) manage() {
 	defer s.wg.Done()
-	tick := time.NewTicker(min(time.Second, s.opt.HealthInterval))
+	tick := time.NewTicker(min(time.Second, s.opt.HealthInterval, s.opt.Lease/3))
 	defer tick.Stop()
 	var pingedAt time.Time
 	for {
@@ -401,6 +402,7 @@ func (s *Store) manage() {
 		case <-s.kick:
 			s.reconcile()
 		case now := <-tick.C:
+			s.leaseTick(now)
 			s.retryCatchUps()
 			last := time.Unix(0, s.activity.Load())
 			switch {

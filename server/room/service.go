@@ -85,7 +85,11 @@ func New(opts Options) *Service {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	return &Service{store: opts.Store, opt: opts}
+	s := &Service{store: opts.Store, opt: opts}
+	if h, ok := opts.Store.(SeatHolder); ok {
+		h.OnOrphaned(s.Orphaned)
+	}
+	return s
 }
 
 // Store returns the service's store, for the edge's subscriptions and catch-up.
@@ -99,7 +103,12 @@ type Admission struct {
 	RoundClosesAt int64
 }
 
-func admit(m Member, w *protocol.Welcome, st *State) *Admission {
+// admit records that this instance now holds m's connection (SeatHolder)
+// and makes the Admission.
+func (s *Service) admit(ctx context.Context, m Member, w *protocol.Welcome, st *State) *Admission {
+	if h, ok := s.store.(SeatHolder); ok {
+		h.Hold(ctx, m)
+	}
 	a := &Admission{Member: m, Welcome: w}
 	if st.Round != nil {
 		a.RoundClosesAt = st.Round.ClosesAt
@@ -145,7 +154,7 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 	w := welcome(st, 1)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
-	return admit(Member{Room: st.ID, Seat: 1, Gen: 1}, w, st), nil
+	return s.admit(ctx, Member{Room: st.ID, Seat: 1, Gen: 1}, w, st), nil
 }
 
 // Join takes seat 2 with the join key from the link. After it succeeds the
@@ -200,7 +209,7 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 	w := welcome(st, 2)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
-	return admit(m, w, st), nil
+	return s.admit(ctx, m, w, st), nil
 }
 
 // joinProof binds a join key to the joining phone's nonce.
@@ -251,11 +260,11 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 			if n := len(evs); n > 0 && evs[n-1].Offset > w.Offset {
 				w.Offset = evs[n-1].Offset
 			}
-			return admit(m, w, st), nil
+			return s.admit(ctx, m, w, st), nil
 		}
 	}
 	w.Snapshot = st.Snapshot()
-	return admit(m, w, st), nil
+	return s.admit(ctx, m, w, st), nil
 }
 
 // maxReplayBytes keeps a welcome with a replay well inside the largest frame
@@ -486,6 +495,38 @@ func (s *Service) Leave(ctx context.Context, m Member, presence string) error {
 		}
 		se.Presence = presence
 		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: presence})
+		return nil
+	})
+	if h, ok := s.store.(SeatHolder); ok && (err == nil || IsRefusal(err)) {
+		// Saved, or the room is gone: nothing is left to repair. When the
+		// store failed, the seat stays held, so that should this instance
+		// die before the store comes back, another one marks it.
+		h.Release(ctx, m)
+	}
+	return err
+}
+
+// Forget ends this instance's hold on m's connection without a presence
+// change: the connection ended because its room was erased.
+func (s *Service) Forget(ctx context.Context, m Member) {
+	if h, ok := s.store.(SeatHolder); ok {
+		h.Release(ctx, m)
+	}
+}
+
+// Orphaned marks a seat whose connection was held by an instance that died
+// without a word as reconnecting, unless the seat has moved on since (a
+// newer connection, or it already left). The store calls it (SeatHolder);
+// without it the partner would see the seat online until the phone came
+// back, or for good if it never did.
+func (s *Service) Orphaned(ctx context.Context, m Member) error {
+	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
+		se := &t.st.Seats[m.Seat-1]
+		if se.Gen != m.Gen || se.Presence != protocol.PresenceOnline {
+			return nil
+		}
+		se.Presence = protocol.PresenceReconnecting
+		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: protocol.PresenceReconnecting})
 		return nil
 	})
 	return err

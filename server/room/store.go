@@ -57,6 +57,20 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// SeatHolder is implemented by stores that several instances share. A
+// Service tells it which seats' connections this instance holds: from the
+// admission until Leave. An instance that ends normally closes its sockets,
+// and Leave marks their seats; one that dies without a word (SIGKILL, a lost
+// machine) cannot, so the store notices that the instance is gone and calls
+// the function given to OnOrphaned (New gives Service.Orphaned) for each
+// seat it held. Hold and Release are best effort: a failure only delays a
+// presence change, so they report nothing.
+type SeatHolder interface {
+	Hold(ctx context.Context, m Member)
+	Release(ctx context.Context, m Member)
+	OnOrphaned(f func(ctx context.Context, m Member) error)
+}
+
 // ForLog returns ev as a store keeps it in the log: without revealed tokens.
 // The room logic fills them back in from the open round when it replays
 // (Service.Since), so once a round closes its tokens are gone from the

@@ -87,11 +87,12 @@ func startInstance(t *testing.T, env ...string) *instance {
 // TestKillInstanceMidRound kills, with SIGKILL, the instance seat A is on,
 // in the middle of a round. Seat A resumes on the other instance and gets
 // exactly what it missed; seat B, on the surviving instance, carries on and
-// never sees seat A leave for good.
+// never sees seat A leave for good: once instance two finds instance one's
+// lease expired, it shows B that A is reconnecting.
 func TestKillInstanceMidRound(t *testing.T) {
 	rs := redistest.Start(t)
-	one := startInstance(t, "SOFTLAND_REDIS_URL="+rs.URL())
-	two := startInstance(t, "SOFTLAND_REDIS_URL="+rs.URL())
+	one := startInstance(t, "SOFTLAND_REDIS_URL="+rs.URL(), "SOFTLAND_INSTANCE_LEASE=1s")
+	two := startInstance(t, "SOFTLAND_REDIS_URL="+rs.URL(), "SOFTLAND_INSTANCE_LEASE=1s")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -120,6 +121,12 @@ func TestKillInstanceMidRound(t *testing.T) {
 		t.Fatal("seat A did not notice its instance died")
 	}
 
+	// The killed instance could not say that A's socket is gone; its lease
+	// running out says it for it.
+	if e := waitKind(t, b, protocol.KindPresence); e.Seat != 1 || e.Presence != protocol.PresenceReconnecting {
+		t.Fatalf("B saw seat %d %s, want seat 1 reconnecting", e.Seat, e.Presence)
+	}
+
 	// B acts while A is gone: its answer completes the pair, then it pauses.
 	must(t, b.SubmitNeeds(ctx, round, []string{"water", "hold-partner"}, rules.Plan{}))
 	reveal := waitKind(t, b, protocol.KindRoundRevealed)
@@ -134,7 +141,7 @@ func TestKillInstanceMidRound(t *testing.T) {
 	var kinds []string
 	next := saved.Offset + 1
 	deadline := time.After(30 * time.Second)
-	for len(kinds) < 3 {
+	for len(kinds) < 5 {
 		select {
 		case e := <-a2.Events():
 			if e.Offset != next {
@@ -149,7 +156,8 @@ func TestKillInstanceMidRound(t *testing.T) {
 			t.Fatalf("missed events not replayed; got %v", kinds)
 		}
 	}
-	if strings.Join(kinds, " ") != "round.submitted round.revealed paused" {
+	// A was marked reconnecting while away, and is online again now.
+	if strings.Join(kinds, " ") != "presence round.submitted round.revealed paused presence" {
 		t.Fatalf("replayed %v", kinds)
 	}
 	// Nothing more, nothing twice: a round trip through the server ends it.

@@ -109,6 +109,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	str(&r.password, "redis-password", "SOFTLAND_REDIS_PASSWORD", "", "Redis password, with -redis-addrs (prefer the environment variable)")
 	str(&r.sentinelPassword, "redis-sentinel-password", "SOFTLAND_REDIS_SENTINEL_PASSWORD", "", "the Sentinels' own password, if they have one")
 	boolean(&r.tls, "redis-tls", "SOFTLAND_REDIS_TLS", "use TLS to reach -redis-addrs")
+	dur(&r.lease, "instance-lease", "SOFTLAND_INSTANCE_LEASE", redisstore.DefaultLease, "with Redis: an instance that stops renewing its lease (killed, lost) is taken for dead after this, and its phones' seats are marked reconnecting for their partners")
 	num(&r.poolSize, "redis-pool-size", "SOFTLAND_REDIS_POOL_SIZE", 0, "connections to Redis per node (0: go-redis's default, 10 per CPU); raise it when the log shows connection pool timeouts under load")
 	str(&c.origins, "origins", "SOFTLAND_ORIGINS", "", "comma-separated extra host patterns allowed to open /ws (the server's own host always is)")
 	dur(&c.inviteTTL, "invite-ttl", "SOFTLAND_INVITE_TTL", room.DefaultInviteTTL, "how long a pairing link works")
@@ -174,6 +175,7 @@ type redisConfig struct {
 	sentinelPassword   string
 	tls                bool
 	poolSize           int
+	lease              time.Duration
 }
 
 func (r *redisConfig) enabled() bool { return r.url != "" || r.addrs != "" }
@@ -184,6 +186,9 @@ func (r *redisConfig) check() error {
 	}
 	if r.poolSize < 0 {
 		return errors.New("-redis-pool-size must not be negative")
+	}
+	if r.lease < 300*time.Millisecond {
+		return errors.New("-instance-lease must be at least 300ms")
 	}
 	return nil
 }
@@ -221,7 +226,7 @@ func openStore(ctx context.Context, c *config, logger *slog.Logger) (room.Store,
 	if err != nil {
 		return nil, "", nil, err
 	}
-	rs := redisstore.New(client, redisstore.Options{IdleTTL: c.roomTTL, Logger: logger})
+	rs := redisstore.New(client, redisstore.Options{IdleTTL: c.roomTTL, Logger: logger, Lease: c.redis.lease})
 	// Redis may come up after us: say so, and let /readyz hold phones off
 	// until it answers.
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

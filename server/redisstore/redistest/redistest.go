@@ -417,9 +417,43 @@ func (c *Cluster) Addrs() []string {
 
 // Keys returns every key on every node (by SCAN), for audits.
 func Keys(ctx context.Context, clients ...*redis.Client) ([]string, error) {
+	return scan(ctx, "*", clients)
+}
+
+// RoomKeys returns the keys of rooms (sl:{<room>}:...), leaving out the
+// instances' own keys (sl:live:..., sl:held:..., sl:instances).
+func RoomKeys(ctx context.Context, clients ...*redis.Client) ([]string, error) {
+	return scan(ctx, "sl:{*", clients)
+}
+
+// Values returns what key holds, as text, for the kinds of keys Softland
+// writes: a string, each entry of a stream, each member of a set. Any other
+// kind is an error.
+func Values(ctx context.Context, c *redis.Client, key string) ([]string, error) {
+	switch typ, err := c.Type(ctx, key).Result(); {
+	case err != nil:
+		return nil, err
+	case typ == "string":
+		v, err := c.Get(ctx, key).Result()
+		return []string{v}, err
+	case typ == "stream":
+		msgs, err := c.XRange(ctx, key, "-", "+").Result()
+		var out []string
+		for _, m := range msgs {
+			out = append(out, fmt.Sprint(m.ID, " ", m.Values))
+		}
+		return out, err
+	case typ == "set":
+		return c.SMembers(ctx, key).Result()
+	default:
+		return nil, fmt.Errorf("%s: a %s, which Softland never writes", key, typ)
+	}
+}
+
+func scan(ctx context.Context, match string, clients []*redis.Client) ([]string, error) {
 	var keys []string
 	for _, c := range clients {
-		iter := c.Scan(ctx, 0, "*", 100).Iterator()
+		iter := c.Scan(ctx, 0, match, 100).Iterator()
 		for iter.Next(ctx) {
 			keys = append(keys, iter.Val())
 		}

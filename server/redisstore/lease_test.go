@@ -1,0 +1,87 @@
+package redisstore_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"softland/server/redisstore"
+	"softland/server/redisstore/redistest"
+	"softland/server/room"
+)
+
+// TestDeadInstanceSeatsOrphaned: when an instance stops renewing its lease
+// without closing (here its network to Redis is cut, as when it is killed),
+// another instance hands each seat it held, once, to OnOrphaned. Seats of
+// live instances and of an instance that closed normally are never handed
+// over.
+func TestDeadInstanceSeatsOrphaned(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const lease = 300 * time.Millisecond
+	live := newStore(t, srv.Client(), redisstore.Options{Lease: lease})
+	var (
+		mu  sync.Mutex
+		got []room.Member
+	)
+	live.OnOrphaned(func(_ context.Context, m room.Member) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, m)
+		return nil
+	})
+
+	p := newProxy(t, srv.Addr())
+	c := redis.NewClient(&redis.Options{Addr: p.addr(), ContextTimeoutEnabled: true, MaxRetries: -1, DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	dying := newStore(t, c, redisstore.Options{Lease: lease})
+	closing := newStore(t, srv.Client(), redisstore.Options{Lease: lease})
+
+	ids := []string{newState().ID, newState().ID, newState().ID}
+	held := []room.Member{{Room: ids[0], Seat: 2, Gen: 3}, {Room: ids[1], Seat: 1, Gen: 1}}
+	for _, m := range held {
+		dying.Hold(ctx(t), m)
+	}
+	dying.Hold(ctx(t), room.Member{Room: ids[1], Seat: 2, Gen: 9})
+	dying.Release(ctx(t), room.Member{Room: ids[1], Seat: 2, Gen: 9}) // left normally
+	live.Hold(ctx(t), room.Member{Room: ids[2], Seat: 1, Gen: 1})
+	closing.Hold(ctx(t), room.Member{Room: ids[2], Seat: 2, Gen: 1})
+
+	rc := srv.Client()
+	eventually(t, "every instance has a lease", func() bool {
+		n, _ := rc.SCard(ctx(t), "sl:instances").Result()
+		return n == 3
+	})
+	if err := closing.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rc.Exists(ctx(t), "sl:live:"+closing.Instance(), "sl:held:"+closing.Instance()).Result(); n != 0 {
+		t.Fatal("a closed instance left its lease or held set")
+	}
+	p.ln.Close() // no new connections to Redis for the dying instance
+	p.freeze()   // and the open ones hang
+	eventually(t, "the dead instance's seats handed over", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= len(held)
+	})
+	// Let a few more sweeps run: nothing is handed over twice, or more.
+	time.Sleep(3 * lease)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(got, func(a, b room.Member) int { return a.Seat - b.Seat })
+	want := []room.Member{held[1], held[0]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("orphaned %v, want %v", got, want)
+	}
+	if n, _ := rc.Exists(ctx(t), "sl:held:"+dying.Instance()).Result(); n != 0 {
+		t.Error("the dead instance's held set is still there")
+	}
+	if members, _ := rc.SMembers(ctx(t), "sl:instances").Result(); !slices.Equal(members, []string{live.Instance()}) {
+		t.Errorf("instances %v, want only the live one", members)
+	}
+}

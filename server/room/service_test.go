@@ -1,0 +1,66 @@
+package room_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"testing"
+
+	"softland/server/memstore"
+	"softland/server/protocol"
+	"softland/server/room"
+)
+
+// TestOrphaned: a seat whose instance died is marked reconnecting once, and
+// only while the connection the dead instance held is still the seat's
+// newest and online.
+func TestOrphaned(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	rooms := room.New(room.Options{Store: store})
+	key := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	sum := sha256.Sum256(make([]byte, 32))
+	a, err := rooms.Create(ctx, base64.RawURLEncoding.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rooms.Join(ctx, a.Member.Room, key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	presence := func(seat int) (string, uint64) {
+		st, err := store.Load(ctx, a.Member.Room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Seats[seat-1].Presence, st.Offset
+	}
+
+	if err := rooms.Orphaned(ctx, b.Member); err != nil {
+		t.Fatal(err)
+	}
+	p, off := presence(2)
+	if p != protocol.PresenceReconnecting {
+		t.Fatalf("seat 2 is %s", p)
+	}
+	if err := rooms.Orphaned(ctx, b.Member); err != nil {
+		t.Fatal(err)
+	}
+	if _, again := presence(2); again != off {
+		t.Fatal("a second Orphaned logged another event")
+	}
+
+	// Seat 1 moved to a newer connection before its old instance was found
+	// dead: nothing changes.
+	a2, err := rooms.Resume(ctx, a.Member.Room, a.Welcome.Device, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rooms.Orphaned(ctx, a.Member); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := presence(1); p != protocol.PresenceOnline || a2.Member.Gen == a.Member.Gen {
+		t.Fatalf("seat 1 is %s after an old connection was orphaned", p)
+	}
+}
