@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -24,22 +25,32 @@ import (
 	"softland/server/protocol"
 	"softland/server/room"
 	"softland/server/servertest"
+	"softland/server/servertest/phonetest"
 )
+
+// tok and tokens build the submissions of nearly every round below; short
+// names keep those lines readable.
+var (
+	tok    = phonetest.Tok
+	tokens = phonetest.Tokens
+)
+
+func base64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 func TestPair(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := dial(t, srv), dial(t, srv)
-	joinKey := a.create()
-	w := b.join(a.room, joinKey)
+	a, b := phonetest.Dial(t, srv), phonetest.Dial(t, srv)
+	joinKey := a.Create()
+	w := b.Join(a.Room, joinKey)
 	if w.Type != protocol.TypeWelcome || w.Seat != 2 || !w.Snapshot.Paired {
-		t.Fatalf("join: %s", w.raw)
+		t.Fatalf("join: %s", w.Raw)
 	}
-	if w.Device == "" || w.Device == a.device {
+	if w.Device == "" || w.Device == a.Device {
 		t.Fatalf("seat 2 needs its own device token")
 	}
-	p := a.expect(protocol.KindPaired)
+	p := a.Expect(protocol.KindPaired)
 	if p.Seat != 2 || p.Offset != 1 {
-		t.Fatalf("paired event: %s", p.raw)
+		t.Fatalf("paired event: %s", p.Raw)
 	}
 	if w.Offset != 1 {
 		t.Fatalf("joiner's welcome should be at offset 1, got %d", w.Offset)
@@ -48,67 +59,67 @@ func TestPair(t *testing.T) {
 
 func TestThirdDeviceRefused(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := dial(t, srv), dial(t, srv)
-	joinKey := a.create()
-	b.join(a.room, joinKey)
-	a.expect(protocol.KindPaired)
+	a, b := phonetest.Dial(t, srv), phonetest.Dial(t, srv)
+	joinKey := a.Create()
+	b.Join(a.Room, joinKey)
+	a.Expect(protocol.KindPaired)
 
 	// Even with the right link, the join key is dead once both seats are taken.
-	c := dial(t, srv)
-	if f := c.join(a.room, joinKey); f.Type != protocol.TypeError || f.Code != protocol.CodeRoomFull {
-		t.Fatalf("third device: %s", f.raw)
+	c := phonetest.Dial(t, srv)
+	if f := c.Join(a.Room, joinKey); f.Type != protocol.TypeError || f.Code != protocol.CodeRoomFull {
+		t.Fatalf("third device: %s", f.Raw)
 	}
-	c.expectClose(websocket.StatusCode(protocol.CloseAuthFailed))
+	c.ExpectClose(websocket.StatusCode(protocol.CloseAuthFailed))
 	// The two partners heard nothing of it.
-	a.sync()
-	b.sync()
+	a.Sync()
+	b.Sync()
 }
 
 func TestWrongJoinKeyAndUnknownRoom(t *testing.T) {
 	srv := servertest.Start(t)
-	a := dial(t, srv)
-	a.create()
-	_, wrong := key()
-	b := dial(t, srv)
-	if f := b.join(a.room, wrong); f.Code != protocol.CodeForbidden {
-		t.Fatalf("wrong key: %s", f.raw)
+	a := phonetest.Dial(t, srv)
+	a.Create()
+	_, wrong := phonetest.NewKey()
+	b := phonetest.Dial(t, srv)
+	if f := b.Join(a.Room, wrong); f.Code != protocol.CodeForbidden {
+		t.Fatalf("wrong key: %s", f.Raw)
 	}
-	b.expectClose(websocket.StatusCode(protocol.CloseAuthFailed))
+	b.ExpectClose(websocket.StatusCode(protocol.CloseAuthFailed))
 
-	c := dial(t, srv)
-	if f := c.join("6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", wrong); f.Code != protocol.CodeNotFound {
-		t.Fatalf("unknown room: %s", f.raw)
+	c := phonetest.Dial(t, srv)
+	if f := c.Join("6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", wrong); f.Code != protocol.CodeNotFound {
+		t.Fatalf("unknown room: %s", f.Raw)
 	}
-	d := dial(t, srv)
-	_, device := key()
-	d.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.room, Device: device})
-	d.expectError(protocol.CodeForbidden)
+	d := phonetest.Dial(t, srv)
+	_, device := phonetest.NewKey()
+	d.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.Room, Device: device})
+	d.ExpectError(protocol.CodeForbidden)
 }
 
 func TestRevealOnlyWhenBothSubmittedAndIdentical(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
 
-	id := submit(a, round, tokens(tok("water"), tok("hold@2"), tok("music")))
-	if f := a.expect(protocol.KindRoundSubmitted); f.Seat != 1 {
-		t.Fatalf("submitted: %s", f.raw)
+	id := a.Submit(round, tokens(tok("water"), tok("hold@2"), tok("music")))
+	if f := a.Expect(protocol.KindRoundSubmitted); f.Seat != 1 {
+		t.Fatalf("submitted: %s", f.Raw)
 	}
-	if f := a.expect(protocol.TypeAck); f.ID != id {
-		t.Fatalf("ack: %s", f.raw)
+	if f := a.Expect(protocol.TypeAck); f.ID != id {
+		t.Fatalf("ack: %s", f.Raw)
 	}
-	b.expect(protocol.KindRoundSubmitted)
+	b.Expect(protocol.KindRoundSubmitted)
 	// No reveal before the second answer.
-	a.quiet()
-	b.sync()
+	a.Quiet()
+	b.Sync()
 
-	submit(b, round, tokens(tok("music"), tok("water"), tok("blanket")))
-	b.expect(protocol.KindRoundSubmitted)
-	rb := b.expect(protocol.KindRoundRevealed)
-	a.expect(protocol.KindRoundSubmitted)
-	ra := a.expect(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.raw, rb.raw) {
-		t.Fatalf("reveal differs:\nA %s\nB %s", ra.raw, rb.raw)
+	b.Submit(round, tokens(tok("music"), tok("water"), tok("blanket")))
+	b.Expect(protocol.KindRoundSubmitted)
+	rb := b.Expect(protocol.KindRoundRevealed)
+	a.Expect(protocol.KindRoundSubmitted)
+	ra := a.Expect(protocol.KindRoundRevealed)
+	if !bytes.Equal(ra.Raw, rb.Raw) {
+		t.Fatalf("reveal differs:\nA %s\nB %s", ra.Raw, rb.Raw)
 	}
 	// water: 0+1, music: 2+0 -> tie at 1? no: water 1, music 2.
 	want := []string{tok("water"), tok("music")}
@@ -119,14 +130,14 @@ func TestRevealOnlyWhenBothSubmittedAndIdentical(t *testing.T) {
 
 func TestRevealCappedAtK(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Room: room.Options{RevealSize: 2}})
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
 	all := []string{tok("a"), tok("b"), tok("c"), tok("d"), tok("e")}
-	submit(a, round, tokens(all...))
-	a.sync()
-	submit(b, round, tokens(all...))
-	a.expect(protocol.KindRoundSubmitted)
-	r := a.expect(protocol.KindRoundRevealed)
+	a.Submit(round, tokens(all...))
+	a.Sync()
+	b.Submit(round, tokens(all...))
+	a.Expect(protocol.KindRoundSubmitted)
+	r := a.Expect(protocol.KindRoundRevealed)
 	if len(r.Reveal) != 2 || r.Reveal[0] != tok("a") || r.Reveal[1] != tok("b") {
 		t.Fatalf("want the two best, got %v", r.Reveal)
 	}
@@ -134,29 +145,29 @@ func TestRevealCappedAtK(t *testing.T) {
 
 func TestResubmitUpdatesLiveAndIsLimited(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Room: room.Options{MaxSubmits: 3}})
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
-	submit(a, round, tokens(tok("water"), tok("music")))
-	a.sync()
-	submit(b, round, tokens(tok("water")))
-	b.sync()
-	a.sync()
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
+	a.Submit(round, tokens(tok("water"), tok("music")))
+	a.Sync()
+	b.Submit(round, tokens(tok("water")))
+	b.Sync()
+	a.Sync()
 
 	// B changes its mind: the reveal changes on both phones.
-	submit(b, round, tokens(tok("music")))
-	rb := b.expect(protocol.KindRoundRevealed)
-	ra := a.expect(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.raw, rb.raw) || ra.Rev != 2 || ra.Reveal[0] != tok("music") {
-		t.Fatalf("live update: %s", ra.raw)
+	b.Submit(round, tokens(tok("music")))
+	rb := b.Expect(protocol.KindRoundRevealed)
+	ra := a.Expect(protocol.KindRoundRevealed)
+	if !bytes.Equal(ra.Raw, rb.Raw) || ra.Rev != 2 || ra.Reveal[0] != tok("music") {
+		t.Fatalf("live update: %s", ra.Raw)
 	}
-	b.expect(protocol.TypeAck)
+	b.Expect(protocol.TypeAck)
 	// A third submission is allowed, a fourth is not.
-	submit(b, round, tokens(tok("music"), tok("nothing-mutual")))
-	b.expect(protocol.TypeAck)
-	submit(b, round, tokens(tok("water")))
-	b.expectError(protocol.CodeLimit)
+	b.Submit(round, tokens(tok("music"), tok("nothing-mutual")))
+	b.Expect(protocol.TypeAck)
+	b.Submit(round, tokens(tok("water")))
+	b.ExpectError(protocol.CodeLimit)
 	// A heard nothing of the resubmission that changed nothing mutual.
-	if got := a.sync(); len(got) != 0 {
+	if got := a.Sync(); len(got) != 0 {
 		t.Fatalf("partner saw %d frames", len(got))
 	}
 }
@@ -237,98 +248,98 @@ func runForSeatA(t *testing.T, aTokens []string, bSubs [][]protocol.Token) []byt
 		Now:  func() time.Time { return clock },
 		Rand: seededReader{rand.NewChaCha8(seed)},
 	}})
-	a, b := dial(t, srv), dial(t, srv)
+	a, b := phonetest.Dial(t, srv), phonetest.Dial(t, srv)
 	var transcript bytes.Buffer
-	a.send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: hashB64([]byte("fixed join key for this test...."))})
-	w := a.expect(protocol.TypeWelcome)
-	transcript.Write(w.raw)
-	a.room = w.Room
-	b.join(a.room, base64url([]byte("fixed join key for this test....")))
-	transcript.Write(a.expect(protocol.KindPaired).raw)
+	a.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: phonetest.KeyHash([]byte("fixed join key for this test...."))})
+	w := a.Expect(protocol.TypeWelcome)
+	transcript.Write(w.Raw)
+	a.Room = w.Room
+	b.Join(a.Room, base64url([]byte("fixed join key for this test....")))
+	transcript.Write(a.Expect(protocol.KindPaired).Raw)
 
-	a.send(&protocol.RoundOpen{Header: protocol.Header{Type: protocol.TypeRoundOpen}})
-	for _, f := range a.sync() {
-		transcript.Write(f.raw)
+	a.Send(&protocol.RoundOpen{Header: protocol.Header{Type: protocol.TypeRoundOpen}})
+	for _, f := range a.Sync() {
+		transcript.Write(f.Raw)
 	}
-	round := b.expect(protocol.KindRoundOpened).Round
-	submit(a, round, tokens(aTokens...)[:0:0])
+	round := b.Expect(protocol.KindRoundOpened).Round
+	a.Submit(round, tokens(aTokens...)[:0:0])
 	t.Helper()
 	return transcriptRest(t, a, b, round, aTokens, bSubs, &transcript)
 }
 
-func transcriptRest(t *testing.T, a, b *phone, round string, aTokens []string, bSubs [][]protocol.Token, tr *bytes.Buffer) []byte {
+func transcriptRest(t *testing.T, a, b *phonetest.Phone, round string, aTokens []string, bSubs [][]protocol.Token, tr *bytes.Buffer) []byte {
 	t.Helper()
 	// The empty submission above is refused; it is part of A's transcript.
-	for _, f := range a.sync() {
-		tr.Write(f.raw)
+	for _, f := range a.Sync() {
+		tr.Write(f.Raw)
 	}
 	ranks := map[string]int{}
 	for i, tk := range aTokens {
 		ranks[tk] = i
 	}
-	submit(a, round, withRanks(ranks, 1))
-	for _, f := range a.sync() {
-		tr.Write(f.raw)
+	a.Submit(round, withRanks(ranks, 1))
+	for _, f := range a.Sync() {
+		tr.Write(f.Raw)
 	}
 	for _, s := range bSubs {
-		submit(b, round, s)
-		b.sync()
+		b.Submit(round, s)
+		b.Sync()
 	}
-	for _, f := range a.sync() {
-		tr.Write(f.raw)
+	for _, f := range a.Sync() {
+		tr.Write(f.Raw)
 	}
-	a.send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
-	for _, f := range a.sync() {
-		tr.Write(f.raw)
+	a.Send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	for _, f := range a.Sync() {
+		tr.Write(f.Raw)
 	}
 	return tr.Bytes()
 }
 
 func TestPauseReachesPartnerAndSurvivesReconnect(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	if f := b.expect(protocol.KindPaused); f.Seat != 1 {
-		t.Fatalf("paused: %s", f.raw)
+	a, b := phonetest.Pair(t, srv)
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	if f := b.Expect(protocol.KindPaused); f.Seat != 1 {
+		t.Fatalf("paused: %s", f.Raw)
 	}
 	// B cannot lift A's pause.
-	b.send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
-	b.expectError(protocol.CodeNotPaused)
+	b.Send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+	b.ExpectError(protocol.CodeNotPaused)
 
 	// B's phone drops and comes back with nothing: the snapshot holds the pause.
-	b.ws.CloseNow()
-	nb, w := resume(t, srv, b, 0)
+	b.Drop()
+	nb, w := phonetest.Reconnect(t, srv, b.Credentials, 0)
 	if w.Snapshot == nil || !w.Snapshot.Paused[0] || w.Snapshot.Paused[1] {
-		t.Fatalf("snapshot after reconnect: %s", w.raw)
+		t.Fatalf("snapshot after reconnect: %s", w.Raw)
 	}
 	// A lifts it; the reconnected B hears it.
-	a.send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
-	nb.expect(protocol.KindUnpaused)
+	a.Send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+	nb.Expect(protocol.KindUnpaused)
 }
 
 func TestDebriefReleasedOnlyWhenBothIn(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
 	blobA, blobB := base64url([]byte("sealed-a")), base64url([]byte("sealed-b"))
-	a.send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobA})
-	a.expect(protocol.KindDebriefSubmitted)
-	if f := b.expect(protocol.KindDebriefSubmitted); f.Blob != "" || len(f.Blobs) != 0 {
-		t.Fatalf("partner saw a debrief early: %s", f.raw)
+	a.Send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobA})
+	a.Expect(protocol.KindDebriefSubmitted)
+	if f := b.Expect(protocol.KindDebriefSubmitted); f.Blob != "" || len(f.Blobs) != 0 {
+		t.Fatalf("partner saw a debrief early: %s", f.Raw)
 	}
-	a.sync()
-	b.sync()
-	b.send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobB})
-	b.expect(protocol.KindDebriefSubmitted)
-	rb := b.expect(protocol.KindDebriefReleased)
-	a.expect(protocol.KindDebriefSubmitted)
-	ra := a.expect(protocol.KindDebriefReleased)
-	if !bytes.Equal(ra.raw, rb.raw) || len(ra.Blobs) != 2 || ra.Blobs[0] != blobA || ra.Blobs[1] != blobB {
-		t.Fatalf("release: %s / %s", ra.raw, rb.raw)
+	a.Sync()
+	b.Sync()
+	b.Send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobB})
+	b.Expect(protocol.KindDebriefSubmitted)
+	rb := b.Expect(protocol.KindDebriefReleased)
+	a.Expect(protocol.KindDebriefSubmitted)
+	ra := a.Expect(protocol.KindDebriefReleased)
+	if !bytes.Equal(ra.Raw, rb.Raw) || len(ra.Blobs) != 2 || ra.Blobs[0] != blobA || ra.Blobs[1] != blobB {
+		t.Fatalf("release: %s / %s", ra.Raw, rb.Raw)
 	}
-	b.expect(protocol.TypeAck)
-	a.send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobA})
-	a.expectError(protocol.CodeDebriefClosed)
+	b.Expect(protocol.TypeAck)
+	a.Send(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blobA})
+	a.ExpectError(protocol.CodeDebriefClosed)
 }
 
 // TestResumeReplaysExactlyTheMissedEvents drops seat B mid-round, lets A act,
@@ -336,22 +347,21 @@ func TestDebriefReleasedOnlyWhenBothIn(t *testing.T) {
 // then live events continue without a gap or a repeat.
 func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
-	submit(b, round, tokens(tok("water")))
-	b.sync()
-	last := b.offset
-	b.ws.CloseNow()
-	<-b.done
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
+	b.Submit(round, tokens(tok("water")))
+	b.Sync()
+	last := b.Offset
+	b.Drop()
 
 	// A sees B reconnecting, then acts while B is gone.
-	a.until(protocol.KindPresence)
-	submit(a, round, tokens(tok("water")))
-	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: base64url([]byte("space 20"))})
-	a.sync()
+	a.Until(protocol.KindPresence)
+	a.Submit(round, tokens(tok("water")))
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.Send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: base64url([]byte("space 20"))})
+	a.Sync()
 
-	nb, w := resume(t, srv, b, last)
+	nb, w := phonetest.Reconnect(t, srv, b.Credentials, last)
 	if w.Snapshot != nil {
 		t.Fatalf("want a replay, got a snapshot")
 	}
@@ -376,39 +386,38 @@ func TestResumeReplaysExactlyTheMissedEvents(t *testing.T) {
 		t.Fatalf("replayed %v, want %v", kinds, want)
 	}
 	// Nothing is sent twice after the welcome, and live events follow on.
-	if got := nb.sync(); len(got) != 0 {
-		t.Fatalf("frames after replay: %s", got[0].raw)
+	if got := nb.Sync(); len(got) != 0 {
+		t.Fatalf("frames after replay: %s", got[0].Raw)
 	}
-	a.send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
-	if f := nb.expect(protocol.KindUnpaused); f.Offset != w.Offset+1 {
+	a.Send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+	if f := nb.Expect(protocol.KindUnpaused); f.Offset != w.Offset+1 {
 		t.Fatalf("live event offset %d after welcome %d", f.Offset, w.Offset)
 	}
 }
 
 func TestResumeTooOldGetsSnapshot(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Mem: memstore.Options{LogSize: 4}})
-	a, b := pair(t, srv)
-	b.sync()
-	last := b.offset
-	b.ws.CloseNow()
-	<-b.done
+	a, b := phonetest.Pair(t, srv)
+	b.Sync()
+	last := b.Offset
+	b.Drop()
 	for range 3 {
-		a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-		a.send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+		a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+		a.Send(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
 	}
-	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	a.sync()
-	_, w := resume(t, srv, b, last)
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.Sync()
+	_, w := phonetest.Reconnect(t, srv, b.Credentials, last)
 	if w.Snapshot == nil || len(w.Replay) != 0 {
-		t.Fatalf("want a snapshot and no replay: %s", w.raw)
+		t.Fatalf("want a snapshot and no replay: %s", w.Raw)
 	}
 	if !w.Snapshot.Paused[0] || !w.Snapshot.Paired {
-		t.Fatalf("snapshot is not current: %s", w.raw)
+		t.Fatalf("snapshot is not current: %s", w.Raw)
 	}
 	// A wrong epoch also gets a snapshot, never a partial replay.
-	b2 := *b
-	b2.epoch = "not-this-epoch"
-	_, w = resume(t, srv, &b2, last)
+	wrong := b.Credentials
+	wrong.Epoch = "not-this-epoch"
+	_, w = phonetest.Reconnect(t, srv, wrong, last)
 	if w.Snapshot == nil {
 		t.Fatalf("wrong epoch must give a snapshot")
 	}
@@ -433,9 +442,9 @@ func TestBadInput(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			p := dial(t, srv)
-			p.raw([]byte(tc.frame))
-			f := p.expectError(tc.code)
+			p := phonetest.Dial(t, srv)
+			p.SendRaw([]byte(tc.frame))
+			f := p.ExpectError(tc.code)
 			if f.Message == "" {
 				t.Fatal("an error needs a message")
 			}
@@ -443,47 +452,47 @@ func TestBadInput(t *testing.T) {
 				t.Fatal("an error must not echo the frame")
 			}
 			// The socket stays usable after a refusal.
-			p.sync()
+			p.Sync()
 		})
 	}
 
 	t.Run("binary frame", func(t *testing.T) {
-		p := dial(t, srv)
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		p := phonetest.Dial(t, srv)
+		ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 		defer cancel()
-		p.ws.Write(ctx, websocket.MessageBinary, []byte(`{"v":1,"type":"ping"}`))
-		p.expectError(protocol.CodeBadRequest)
+		p.Conn.Write(ctx, websocket.MessageBinary, []byte(`{"v":1,"type":"ping"}`))
+		p.ExpectError(protocol.CodeBadRequest)
 	})
 	t.Run("wrong token count", func(t *testing.T) {
-		a, b := pair(t, srv)
-		round := openRound(t, a, b)
-		submit(a, round, tokens(tok("x"))[:10])
-		a.expectError(protocol.CodeBadRequest)
+		a, b := phonetest.Pair(t, srv)
+		round := phonetest.OpenRound(t, a, b)
+		a.Submit(round, tokens(tok("x"))[:10])
+		a.ExpectError(protocol.CodeBadRequest)
 		ts := tokens(tok("x"))
 		ts[5] = ts[4]
-		submit(a, round, ts)
-		a.expectError(protocol.CodeBadRequest)
+		a.Submit(round, ts)
+		a.ExpectError(protocol.CodeBadRequest)
 		ts = tokens(tok("x"))
 		ts[3].R = protocol.TokenSetSize
-		submit(a, round, ts)
-		a.expectError(protocol.CodeBadRequest)
+		a.Submit(round, ts)
+		a.ExpectError(protocol.CodeBadRequest)
 		ts = tokens(tok("x"))
 		ts[3].R = ts[4].R
-		submit(a, round, ts)
-		a.expectError(protocol.CodeBadRequest)
-		submit(a, "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", tokens(tok("x")))
-		a.expectError(protocol.CodeStaleRound)
+		a.Submit(round, ts)
+		a.ExpectError(protocol.CodeBadRequest)
+		a.Submit("6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", tokens(tok("x")))
+		a.ExpectError(protocol.CodeStaleRound)
 	})
 	t.Run("oversized", func(t *testing.T) {
-		p := dial(t, srv)
-		p.raw([]byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
-		p.expectClose(websocket.StatusMessageTooBig)
+		p := phonetest.Dial(t, srv)
+		p.SendRaw([]byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
+		p.ExpectClose(websocket.StatusMessageTooBig)
 	})
 	t.Run("second create on one socket", func(t *testing.T) {
-		p := dial(t, srv)
-		p.create()
-		p.send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
-		p.expectError(protocol.CodeAlreadyInRoom)
+		p := phonetest.Dial(t, srv)
+		p.Create()
+		p.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
+		p.ExpectError(protocol.CodeAlreadyInRoom)
 	})
 }
 
@@ -492,16 +501,16 @@ func TestInviteExpires(t *testing.T) {
 	now := time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := servertest.Start(t, servertest.Options{Room: room.Options{Now: clock, InviteTTL: time.Hour}})
-	a := dial(t, srv)
-	joinKey := a.create()
+	a := phonetest.Dial(t, srv)
+	joinKey := a.Create()
 	mu.Lock()
 	now = now.Add(time.Hour + time.Second)
 	mu.Unlock()
-	b := dial(t, srv)
-	if f := b.join(a.room, joinKey); f.Code != protocol.CodeInviteExpired {
-		t.Fatalf("late join: %s", f.raw)
+	b := phonetest.Dial(t, srv)
+	if f := b.Join(a.Room, joinKey); f.Code != protocol.CodeInviteExpired {
+		t.Fatalf("late join: %s", f.Raw)
 	}
-	b.expectClose(websocket.StatusCode(protocol.CloseAuthFailed))
+	b.ExpectClose(websocket.StatusCode(protocol.CloseAuthFailed))
 }
 
 func TestRoundExpires(t *testing.T) {
@@ -509,23 +518,23 @@ func TestRoundExpires(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := servertest.Start(t, servertest.Options{Room: room.Options{Now: clock, RoundWindow: time.Minute}})
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
-	submit(a, round, tokens(tok("water")))
-	a.sync()
-	b.sync()
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
+	a.Submit(round, tokens(tok("water")))
+	a.Sync()
+	b.Sync()
 	mu.Lock()
 	now = now.Add(2 * time.Minute)
 	mu.Unlock()
 	// The next action catches up: the round closes as expired first.
-	submit(b, round, tokens(tok("water")))
-	f := b.expect(protocol.KindRoundClosed)
+	b.Submit(round, tokens(tok("water")))
+	f := b.Expect(protocol.KindRoundClosed)
 	if f.Reason != protocol.ReasonExpired {
-		t.Fatalf("closed: %s", f.raw)
+		t.Fatalf("closed: %s", f.Raw)
 	}
-	b.expectError(protocol.CodeNoRound)
-	a.expect(protocol.KindRoundClosed)
-	st, err := srv.Store.Load(context.Background(), a.room)
+	b.ExpectError(protocol.CodeNoRound)
+	a.Expect(protocol.KindRoundClosed)
+	st, err := srv.Store.Load(context.Background(), a.Room)
 	if err != nil || st.Round != nil {
 		t.Fatalf("the round's tokens must be gone: %+v %v", st.Round, err)
 	}
@@ -533,92 +542,92 @@ func TestRoundExpires(t *testing.T) {
 
 func TestErase(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	openRound(t, a, b)
-	a.send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
-	b.expect(protocol.KindErased)
-	b.expectClose(websocket.StatusCode(protocol.CloseErased))
-	a.expect(protocol.KindErased)
-	a.expectClose(websocket.StatusCode(protocol.CloseErased))
-	if _, err := srv.Store.Load(context.Background(), a.room); err != room.ErrNotFound {
+	a, b := phonetest.Pair(t, srv)
+	phonetest.OpenRound(t, a, b)
+	a.Send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
+	b.Expect(protocol.KindErased)
+	b.ExpectClose(websocket.StatusCode(protocol.CloseErased))
+	a.Expect(protocol.KindErased)
+	a.ExpectClose(websocket.StatusCode(protocol.CloseErased))
+	if _, err := srv.Store.Load(context.Background(), a.Room); err != room.ErrNotFound {
 		t.Fatalf("room still there: %v", err)
 	}
-	c := dial(t, srv)
-	c.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.room, Device: a.device})
-	c.expectError(protocol.CodeNotFound)
+	c := phonetest.Dial(t, srv)
+	c.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.Room, Device: a.Device})
+	c.ExpectError(protocol.CodeNotFound)
 }
 
 func TestPresence(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
+	a, b := phonetest.Pair(t, srv)
 	// A dropped socket is "reconnecting"; a goodbye is "away".
-	b.ws.CloseNow()
-	if f := a.expect(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceReconnecting {
-		t.Fatalf("drop: %s", f.raw)
+	b.Drop()
+	if f := a.Expect(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceReconnecting {
+		t.Fatalf("drop: %s", f.Raw)
 	}
-	nb, _ := resume(t, srv, b, 0)
-	if f := a.expect(protocol.KindPresence); f.Presence != protocol.PresenceOnline {
-		t.Fatalf("back: %s", f.raw)
+	nb, _ := phonetest.Reconnect(t, srv, b.Credentials, 0)
+	if f := a.Expect(protocol.KindPresence); f.Presence != protocol.PresenceOnline {
+		t.Fatalf("back: %s", f.Raw)
 	}
-	nb.send(&protocol.Bye{Header: protocol.Header{Type: protocol.TypeBye}})
-	nb.expect(protocol.TypeAck)
-	nb.ws.Close(websocket.StatusNormalClosure, "")
-	if f := a.expect(protocol.KindPresence); f.Presence != protocol.PresenceAway {
-		t.Fatalf("bye: %s", f.raw)
+	nb.Send(&protocol.Bye{Header: protocol.Header{Type: protocol.TypeBye}})
+	nb.Expect(protocol.TypeAck)
+	nb.Conn.Close(websocket.StatusNormalClosure, "")
+	if f := a.Expect(protocol.KindPresence); f.Presence != protocol.PresenceAway {
+		t.Fatalf("bye: %s", f.Raw)
 	}
 }
 
 func TestSecondSocketForSeatReplacesFirst(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	na, _ := resume(t, srv, a, a.offset)
-	a.expectClose(websocket.StatusCode(protocol.CloseReplaced))
+	a, b := phonetest.Pair(t, srv)
+	na, _ := phonetest.Reconnect(t, srv, a.Credentials, a.Offset)
+	a.ExpectClose(websocket.StatusCode(protocol.CloseReplaced))
 	// The partner sees no flicker: A stayed online throughout.
-	if got := b.sync(); len(got) != 0 {
-		t.Fatalf("partner saw %s", got[0].raw)
+	if got := b.Sync(); len(got) != 0 {
+		t.Fatalf("partner saw %s", got[0].Raw)
 	}
-	na.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	b.expect(protocol.KindPaused)
+	na.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	b.Expect(protocol.KindPaused)
 }
 
 func TestForeignOriginRefused(t *testing.T) {
 	srv := servertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, srv.WSURL(), &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {"https://elsewhere.example"}}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("foreign origin: %v %v", err, resp)
 	}
 	// The server's own origin is fine.
-	p := dialHeader(t, srv, http.Header{"Origin": {srv.URL}})
-	p.sync()
+	p := phonetest.Dial(t, srv, &websocket.DialOptions{HTTPHeader: http.Header{"Origin": {srv.URL}}})
+	p.Sync()
 }
 
 func TestUnauthenticatedSocketClosed(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{AuthTimeout: 200 * time.Millisecond}})
-	p := dial(t, srv)
-	p.expectClose(websocket.StatusCode(protocol.CloseAuthTimeout))
+	p := phonetest.Dial(t, srv)
+	p.ExpectClose(websocket.StatusCode(protocol.CloseAuthTimeout))
 }
 
 func TestFloodLimited(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{Rate: 1, Burst: 2}})
-	p := dial(t, srv)
+	p := phonetest.Dial(t, srv)
 	for range 3 {
-		p.raw([]byte(`{"v":1,"type":"ping"}`))
+		p.SendRaw([]byte(`{"v":1,"type":"ping"}`))
 	}
-	p.expect(protocol.TypePong)
-	p.expect(protocol.TypePong)
-	p.expectError(protocol.CodeRateLimited)
+	p.Expect(protocol.TypePong)
+	p.Expect(protocol.TypePong)
+	p.ExpectError(protocol.CodeRateLimited)
 	// Keep flooding; the server closes the socket (writes may start failing
 	// once it has).
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 	defer cancel()
 	for range 40 {
-		if p.ws.Write(ctx, websocket.MessageText, []byte(`{"v":1,"type":"ping"}`)) != nil {
+		if p.Conn.Write(ctx, websocket.MessageText, []byte(`{"v":1,"type":"ping"}`)) != nil {
 			break
 		}
 	}
-	p.expectClose(websocket.StatusPolicyViolation)
+	p.ExpectClose(websocket.StatusPolicyViolation)
 }
 
 // TestDeadPeerReaped: the server pings every socket and keeps pinging while
@@ -627,23 +636,23 @@ func TestFloodLimited(t *testing.T) {
 // then goes silent, as one does when its network vanishes without a FIN.
 func TestDeadPeerReaped(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{PingInterval: 50 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
-	a := dial(t, srv)
-	joinKey := a.create()
+	a := phonetest.Dial(t, srv)
+	joinKey := a.Create()
 	var pings atomic.Int32
-	b := dialOptions(t, srv, &websocket.DialOptions{
+	b := phonetest.Dial(t, srv, &websocket.DialOptions{
 		OnPingReceived: func(context.Context, []byte) bool { return pings.Add(1) <= 3 },
 	})
-	b.join(a.room, joinKey)
-	a.expect(protocol.KindPaired)
-	b.expectClose(websocket.StatusPolicyViolation)
+	b.Join(a.Room, joinKey)
+	a.Expect(protocol.KindPaired)
+	b.ExpectClose(websocket.StatusPolicyViolation)
 	if n := pings.Load(); n < 4 {
 		t.Fatalf("closed after %d pings; want three answered and a fourth unanswered", n)
 	}
 	for {
-		f := a.nextFrame()
+		f := a.Next()
 		if f.Kind == protocol.KindPresence && f.Seat == 2 {
 			if f.Presence != protocol.PresenceReconnecting {
-				t.Fatalf("dead seat: %s", f.raw)
+				t.Fatalf("dead seat: %s", f.Raw)
 			}
 			return
 		}
@@ -652,13 +661,13 @@ func TestDeadPeerReaped(t *testing.T) {
 
 func TestShutdownClosesWithServiceRestart(t *testing.T) {
 	srv := servertest.Start(t)
-	a, _ := pair(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	a, _ := phonetest.Pair(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 	defer cancel()
 	if err := srv.Edge.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a.expectClose(websocket.StatusServiceRestart)
+	a.ExpectClose(websocket.StatusServiceRestart)
 }
 
 // TestNoGoroutineLeak connects and disconnects 1,000 times, half of them
@@ -666,9 +675,9 @@ func TestShutdownClosesWithServiceRestart(t *testing.T) {
 // comes back to where it was.
 func TestNoGoroutineLeak(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	a.sync()
-	b.sync()
+	a, b := phonetest.Pair(t, srv)
+	a.Sync()
+	b.Sync()
 	base := runtime.NumGoroutine()
 	ctx := context.Background()
 	for i := range 1000 {
@@ -677,7 +686,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%2 == 0 {
-			m, _ := protocol.Marshal(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.room, Device: a.device})
+			m, _ := protocol.Marshal(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.Room, Device: a.Device})
 			ws.Write(ctx, websocket.MessageText, m)
 			ws.Read(ctx)
 		}
@@ -687,7 +696,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			ws.Close(websocket.StatusNormalClosure, "")
 		}
 	}
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(phonetest.WaitFor)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= base+2 && srv.Edge.Conns() <= 2 {
@@ -707,12 +716,12 @@ func TestNoGoroutineLeak(t *testing.T) {
 // their stacks.
 func TestIdleSocketHoldsOnlyItsReader(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{PingInterval: 20 * time.Millisecond}})
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
-	submit(a, round, tokens(tok("water")))
-	submit(b, round, tokens(tok("water")))
-	a.until(protocol.KindRoundRevealed)
-	b.until(protocol.KindRoundRevealed)
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
+	a.Submit(round, tokens(tok("water")))
+	b.Submit(round, tokens(tok("water")))
+	a.Until(protocol.KindRoundRevealed)
+	b.Until(protocol.KindRoundRevealed)
 	busy := func() (readers, others int) {
 		buf := make([]byte, 1<<20)
 		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
@@ -725,7 +734,7 @@ func TestIdleSocketHoldsOnlyItsReader(t *testing.T) {
 		}
 		return readers, others
 	}
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(phonetest.WaitFor)
 	for {
 		readers, others := busy()
 		if readers == 2 && others == 0 {
@@ -741,23 +750,23 @@ func TestIdleSocketHoldsOnlyItsReader(t *testing.T) {
 func TestPerAddressCaps(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SocketsPerIP: 3, AdmitsPerIP: 2, AdmitsPer: time.Hour}})
 	t.Run("pairing attempts", func(t *testing.T) {
-		p := dial(t, srv)
-		p.create()
-		q := dial(t, srv)
-		q.create()
-		r := dial(t, srv)
-		r.send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
-		r.expectError(protocol.CodeRateLimited)
+		p := phonetest.Dial(t, srv)
+		p.Create()
+		q := phonetest.Dial(t, srv)
+		q.Create()
+		r := phonetest.Dial(t, srv)
+		r.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
+		r.ExpectError(protocol.CodeRateLimited)
 		// Resuming is never limited: a phone on a flaky network gets back.
-		r.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: p.room, Device: p.device, Epoch: p.epoch})
-		r.expect(protocol.TypeWelcome)
+		r.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: p.Room, Device: p.Device, Epoch: p.Epoch})
+		r.Expect(protocol.TypeWelcome)
 	})
 	t.Run("sockets", func(t *testing.T) {
 		srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SocketsPerIP: 3}})
 		for range 3 {
-			dial(t, srv).sync()
+			phonetest.Dial(t, srv).Sync()
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+		ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 		defer cancel()
 		_, resp, err := websocket.Dial(ctx, srv.WSURL(), nil)
 		if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
@@ -770,32 +779,31 @@ func TestPerAddressCaps(t *testing.T) {
 // largest frame a client reads is sent as a snapshot instead.
 func TestLongGapGetsSnapshotNotHugeReplay(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{Rate: 10000, Burst: 10000}})
-	a, b := pair(t, srv)
-	b.sync()
-	last := b.offset
-	b.ws.CloseNow()
-	<-b.done
+	a, b := phonetest.Pair(t, srv)
+	b.Sync()
+	last := b.Offset
+	b.Drop()
 	blob := base64url(bytes.Repeat([]byte{7}, protocol.MaxBlobLen*3/4))
 	for i := range protocol.MaxServerFrameBytes / protocol.MaxBlobLen {
-		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
+		a.Send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
 		if i%16 == 15 {
 			// Now and then wait for the answers: sent all at once, the
 			// events for A itself would overflow its own queue (1008).
-			a.sync()
+			a.Sync()
 		}
 	}
-	a.sync()
-	nb, w := resume(t, srv, b, last)
+	a.Sync()
+	nb, w := phonetest.Reconnect(t, srv, b.Credentials, last)
 	if w.Snapshot == nil || len(w.Replay) != 0 {
 		t.Fatalf("want a snapshot, got %d replayed events", len(w.Replay))
 	}
-	if len(w.raw) > protocol.MaxServerFrameBytes {
-		t.Fatalf("welcome of %d bytes", len(w.raw))
+	if len(w.Raw) > protocol.MaxServerFrameBytes {
+		t.Fatalf("welcome of %d bytes", len(w.Raw))
 	}
 	if w.Snapshot.Announce[0] == nil || w.Snapshot.Announce[0].Blob != blob {
 		t.Fatal("snapshot lacks the latest announcement")
 	}
-	nb.sync()
+	nb.Sync()
 }
 
 // TestRepeatedJoinWithNonce: a phone whose join welcome was lost repeats the
@@ -803,48 +811,42 @@ func TestLongGapGetsSnapshotNotHugeReplay(t *testing.T) {
 // phone itself cannot once it has acted.
 func TestRepeatedJoinWithNonce(t *testing.T) {
 	srv := servertest.Start(t)
-	a := dial(t, srv)
-	joinKey := a.create()
-	_, nonce := key()
-	join := func(nonce string) frame {
-		p := dial(t, srv)
-		p.send(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.room, JoinKey: joinKey, Nonce: nonce})
-		f := p.nextFrame()
-		if f.Type == protocol.TypeWelcome {
-			p.room, p.device, p.seat, p.epoch, p.offset = f.Room, f.Device, 2, f.Epoch, f.Offset
-		}
-		f.Device = p.device
-		t.Cleanup(func() { p.ws.CloseNow() })
-		return f
+	a := phonetest.Dial(t, srv)
+	joinKey := a.Create()
+	_, nonce := phonetest.NewKey()
+	join := func(nonce string) phonetest.Frame {
+		p := phonetest.Dial(t, srv)
+		p.Send(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.Room, JoinKey: joinKey, Nonce: nonce})
+		return p.Next()
 	}
 	lost := join(nonce) // the welcome that "never arrived"
 	if lost.Type != protocol.TypeWelcome {
-		t.Fatalf("first join: %s", lost.raw)
+		t.Fatalf("first join: %s", lost.Raw)
 	}
-	a.expect(protocol.KindPaired)
+	a.Expect(protocol.KindPaired)
 
 	again := join(nonce)
 	if again.Type != protocol.TypeWelcome || again.Seat != 2 || again.Device == lost.Device {
-		t.Fatalf("repeated join: %s", again.raw)
+		t.Fatalf("repeated join: %s", again.Raw)
 	}
-	_, other := key()
+	_, other := phonetest.NewKey()
 	if f := join(other); f.Code != protocol.CodeRoomFull {
-		t.Fatalf("another nonce: %s", f.raw)
+		t.Fatalf("another nonce: %s", f.Raw)
 	}
 	if f := join(""); f.Code != protocol.CodeRoomFull {
-		t.Fatalf("no nonce: %s", f.raw)
+		t.Fatalf("no nonce: %s", f.Raw)
 	}
 	// The lost token no longer works.
-	d := dial(t, srv)
-	d.send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.room, Device: lost.Device})
-	d.expectError(protocol.CodeForbidden)
+	d := phonetest.Dial(t, srv)
+	d.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: a.Room, Device: lost.Device})
+	d.ExpectError(protocol.CodeForbidden)
 
 	// Once seat 2 has acted with its token, the nonce is spent.
-	b, _ := resume(t, srv, &phone{room: a.room, device: again.Device, seat: 2, epoch: again.Epoch}, 0)
-	b.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	b.until(protocol.TypeAck)
+	b, _ := phonetest.Reconnect(t, srv, phonetest.Credentials{Room: a.Room, Device: again.Device, Seat: 2, Epoch: again.Epoch}, 0)
+	b.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	b.Until(protocol.TypeAck)
 	if f := join(nonce); f.Code != protocol.CodeRoomFull {
-		t.Fatalf("nonce after use: %s", f.raw)
+		t.Fatalf("nonce after use: %s", f.Raw)
 	}
 }
 
@@ -853,13 +855,13 @@ func TestRepeatedJoinWithNonce(t *testing.T) {
 // frames keep flowing and it sees the slow seat reconnecting.
 func TestSlowConsumerDropped(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{SendQueue: 4, Rate: 1e6, Burst: 1e6}})
-	a := dial(t, srv)
-	joinKey := a.create()
+	a := phonetest.Dial(t, srv)
+	joinKey := a.Create()
 	// B joins on a raw socket and then never reads again. Its receive buffer
 	// is kept small: loopback buffers may grow to tens of MB, which would
 	// take the server thousands of frames to fill before its queue for B
 	// ever does.
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 	defer cancel()
 	dialer := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
@@ -874,19 +876,19 @@ func TestSlowConsumerDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.CloseNow()
-	join, _ := protocol.Marshal(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.room, JoinKey: joinKey})
+	join, _ := protocol.Marshal(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin}, Room: a.Room, JoinKey: joinKey})
 	ws.Write(ctx, websocket.MessageText, join)
-	a.expect(protocol.KindPaired)
+	a.Expect(protocol.KindPaired)
 
 	blob := base64url(bytes.Repeat([]byte{1}, protocol.MaxBlobLen*3/4))
-	deadline := time.Now().Add(waitFor)
+	deadline := time.Now().Add(phonetest.WaitFor)
 	for {
-		a.send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
+		a.Send(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob})
 		// A keeps getting its own frames; it reads until B is reported gone.
-		for _, f := range a.sync() {
+		for _, f := range a.Sync() {
 			if f.Kind == protocol.KindPresence && f.Seat == 2 {
 				if f.Presence != protocol.PresenceReconnecting {
-					t.Fatalf("slow seat: %s", f.raw)
+					t.Fatalf("slow seat: %s", f.Raw)
 				}
 				return
 			}
@@ -902,29 +904,29 @@ func TestSlowConsumerDropped(t *testing.T) {
 // and a message for an old round is refused without effect.
 func TestDuplicateMessagesAreIdempotent(t *testing.T) {
 	srv := servertest.Start(t)
-	a, b := pair(t, srv)
-	round := openRound(t, a, b)
+	a, b := phonetest.Pair(t, srv)
+	round := phonetest.OpenRound(t, a, b)
 	ts := tokens(tok("water"))
-	submit(a, round, ts)
-	a.sync()
-	submit(b, round, tokens(tok("water")))
-	b.sync()
-	a.sync()
+	a.Submit(round, ts)
+	a.Sync()
+	b.Submit(round, tokens(tok("water")))
+	b.Sync()
+	a.Sync()
 	// The same submission again, the same pause twice: no new event for A.
-	submit(a, round, ts)
-	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	a.send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	a.sync()
-	got := b.sync()
+	a.Submit(round, ts)
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.Sync()
+	got := b.Sync()
 	if len(got) != 1 || got[0].Kind != protocol.KindPaused {
 		t.Fatalf("partner saw %d frames, want one pause", len(got))
 	}
 	// A close for the round, twice; then a submission for it, late.
-	a.send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
-	a.send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
-	submit(a, round, ts)
+	a.Send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	a.Send(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	a.Submit(round, ts)
 	var codes []string
-	for _, f := range a.sync() {
+	for _, f := range a.Sync() {
 		if f.Type == protocol.TypeError {
 			codes = append(codes, f.Code)
 		}
@@ -932,7 +934,7 @@ func TestDuplicateMessagesAreIdempotent(t *testing.T) {
 	if strings.Join(codes, " ") != "no_round no_round" {
 		t.Fatalf("refusals %v", codes)
 	}
-	if got := b.sync(); len(got) != 1 || got[0].Kind != protocol.KindRoundClosed {
+	if got := b.Sync(); len(got) != 1 || got[0].Kind != protocol.KindRoundClosed {
 		t.Fatalf("partner saw %d frames, want one round.closed", len(got))
 	}
 }
