@@ -14,6 +14,7 @@ import (
 	"softland/server/redisstore/redistest"
 	"softland/server/room"
 	"softland/server/servertest"
+	"softland/server/servertest/phonetest"
 )
 
 // freezeBeforeCommit is the Redis store with a trap: once armed, the next
@@ -73,14 +74,14 @@ func TestCommitLandsAfterItsAnswerWasLost(t *testing.T) {
 		Edge:  edge.Config{SocketsPerIP: 1000, AdmitsPerIP: 1000},
 	})
 	t.Cleanup(func() { rs.Thaw() }) // so that a failed test does not leave it frozen
-	a, b, _ := pair(t, srv, srv)
+	a, b := phonetest.Pair(t, srv)
 	// The commit script is cached in Redis before the first trap, so the
 	// trapped commit is a whole EVALSHA, not a NOSCRIPT answer.
-	a.ok(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob("warm up")})
-	b.until(protocol.KindAnnounced)
+	a.OK(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob("warm up")})
+	b.Until(protocol.KindAnnounced)
 
 	var round string
-	ts, _ := tokens(tok("water"), tok("blanket"))
+	ts := tokens(tok("water"), tok("blanket"))
 	steps := []struct {
 		name   string
 		req    func() any
@@ -98,50 +99,50 @@ func TestCommitLandsAfterItsAnswerWasLost(t *testing.T) {
 		}, protocol.KindRoundClosed, protocol.CodeNoRound},
 	}
 	for _, s := range steps {
-		before := [2]int{a.count(s.kind), b.count(s.kind)}
+		before := [2]int{a.Count(s.kind), b.Count(s.kind)}
 		hit := trap.arm()
-		f := a.answer(a.send(s.req()))
+		f := a.Answer(a.Send(s.req()))
 		select {
 		case <-hit:
 		default:
 			t.Fatalf("%s: the trap was not sprung", s.name)
 		}
 		if f.Type != protocol.TypeError || f.Code != protocol.CodeUnavailable {
-			t.Fatalf("%s with Redis frozen before its commit: %s, want unavailable", s.name, f.raw)
+			t.Fatalf("%s with Redis frozen before its commit: %s, want unavailable", s.name, f.Raw)
 		}
 		if err := rs.Thaw(); err != nil {
 			t.Fatal(err)
 		}
 		// The commit runs now; its event reaches both phones.
-		ev := a.until(s.kind)
-		b.until(s.kind)
+		ev := a.Until(s.kind)
+		b.Until(s.kind)
 		if s.kind == protocol.KindRoundOpened {
 			round = ev.Round
 		}
 		// The phone repeats the request it got no answer to.
-		f = a.answer(a.send(s.req()))
+		f = a.Answer(a.Send(s.req()))
 		switch {
 		case s.repeat == "" && f.Type != protocol.TypeAck,
 			s.repeat != "" && (f.Type != protocol.TypeError || f.Code != s.repeat):
-			t.Fatalf("%s repeated: %s, want %q (an ack when empty)", s.name, f.raw, s.repeat)
+			t.Fatalf("%s repeated: %s, want %q (an ack when empty)", s.name, f.Raw, s.repeat)
 		}
-		a.sync()
-		b.sync()
-		if got := [2]int{a.count(s.kind), b.count(s.kind)}; got != [2]int{before[0] + 1, before[1] + 1} {
+		a.Sync()
+		b.Sync()
+		if got := [2]int{a.Count(s.kind), b.Count(s.kind)}; got != [2]int{before[0] + 1, before[1] + 1} {
 			t.Fatalf("%s: the phones saw %s %v times, before %v", s.name, s.kind, got, before)
 		}
 		if s.kind == protocol.KindRoundSubmitted {
 			// Seat 1's repeated answer stands once: seat 2's reveals.
-			ts2, _ := tokens(tok("water"))
-			b.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ts2})
-			a.until(protocol.KindRoundRevealed)
-			b.until(protocol.KindRoundRevealed)
+			ts2 := tokens(tok("water"))
+			b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ts2})
+			a.Until(protocol.KindRoundRevealed)
+			b.Until(protocol.KindRoundRevealed)
 		}
 	}
-	if a.count(protocol.KindRoundRevealed) != 1 || b.count(protocol.KindRoundRevealed) != 1 {
-		t.Fatalf("reveals seen: %d, %d", a.count(protocol.KindRoundRevealed), b.count(protocol.KindRoundRevealed))
+	if a.Count(protocol.KindRoundRevealed) != 1 || b.Count(protocol.KindRoundRevealed) != 1 {
+		t.Fatalf("reveals seen: %d, %d", a.Count(protocol.KindRoundRevealed), b.Count(protocol.KindRoundRevealed))
 	}
-	if a.gaps != 0 || b.gaps != 0 {
-		t.Fatalf("gaps in the event streams: %d, %d", a.gaps, b.gaps)
+	if a.Gaps() != 0 || b.Gaps() != 0 {
+		t.Fatalf("gaps in the event streams: %d, %d", a.Gaps(), b.Gaps())
 	}
 }

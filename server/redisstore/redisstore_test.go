@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +23,25 @@ import (
 	"softland/server/room"
 	"softland/server/room/storetest"
 )
+
+// waitFor bounds how long a test waits for something that must happen. It
+// guards against hanging and is never a speed assertion.
+const waitFor = 15 * time.Second
+
+// eventually polls cond until it holds, failing the test after waitFor.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// blob stands for a sealed payload: the server only stores and passes it.
+func blob(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), waitFor)

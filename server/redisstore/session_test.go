@@ -2,8 +2,10 @@ package redisstore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -21,6 +23,14 @@ import (
 	"softland/server/redisstore/redistest"
 	"softland/server/room"
 	"softland/server/servertest"
+	"softland/server/servertest/phonetest"
+)
+
+// tok and tokens build the submissions of the rounds below; short names
+// keep those lines readable.
+var (
+	tok    = phonetest.Tok
+	tokens = phonetest.Tokens
 )
 
 // instance starts a whole Softland server over its own client and Redis
@@ -47,6 +57,21 @@ func single(srv *redistest.Server) func() redis.UniversalClient {
 	}
 }
 
+// getStatus returns the status of GET url.
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestKeyAudit runs a whole session through the real server and then looks
 // at everything in Redis: only the room's two keys, each with a TTL, holding
 // none of the secrets the phones sent, none of the round's unmatched tokens
@@ -56,44 +81,41 @@ func TestKeyAudit(t *testing.T) {
 	rs := redistest.Start(t)
 	rc := rs.Client()
 	srv := instance(t, single(rs))
-	a, b, joinKey := pair(t, srv, srv)
+	a, b := phonetest.Pair(t, srv)
 
-	a.ok(&protocol.Settings{Header: protocol.Header{Type: protocol.TypeSettings}, Blob: blob("settings")})
-	b.until(protocol.KindSettings)
-	round := openRound(t, a, b)
-	ta, decoysA := tokens(tok("water"), tok("hold"))
-	tb, decoysB := tokens(tok("hold"), tok("music"), tok("water"))
-	a.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
-	b.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
-	ra, rb := a.until(protocol.KindRoundRevealed), b.until(protocol.KindRoundRevealed)
+	a.OK(&protocol.Settings{Header: protocol.Header{Type: protocol.TypeSettings}, Blob: blob("settings")})
+	b.Until(protocol.KindSettings)
+	round := phonetest.OpenRound(t, a, b)
+	ta := tokens(tok("water"), tok("hold"))
+	tb := tokens(tok("hold"), tok("music"), tok("water"))
+	a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
+	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
+	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
 	if !slices.Equal(ra.Reveal, []string{tok("hold"), tok("water")}) || !slices.Equal(ra.Reveal, rb.Reveal) {
 		t.Fatalf("reveal %v / %v", ra.Reveal, rb.Reveal)
 	}
-	b.ok(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob("space 20")})
-	a.until(protocol.KindAnnounced)
-	a.ok(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	b.until(protocol.KindPaused)
-	a.ok(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
-	b.until(protocol.KindUnpaused)
-	a.ok(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
-	b.until(protocol.KindRoundClosed)
-	a.ok(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("debrief a")})
-	b.ok(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("debrief b")})
-	a.until(protocol.KindDebriefReleased)
-	b.until(protocol.KindDebriefReleased)
+	b.OK(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob("space 20")})
+	a.Until(protocol.KindAnnounced)
+	a.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	b.Until(protocol.KindPaused)
+	a.OK(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+	b.Until(protocol.KindUnpaused)
+	a.OK(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	b.Until(protocol.KindRoundClosed)
+	a.OK(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("debrief a")})
+	b.OK(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("debrief b")})
+	a.Until(protocol.KindDebriefReleased)
+	b.Until(protocol.KindDebriefReleased)
 	// b comes back on a new socket: its device token crosses the wire again.
-	b.ws.CloseNow()
-	b2, w := resume(t, srv, b, 0)
-	if w.Type != protocol.TypeWelcome {
-		t.Fatalf("resume: %s", w.raw)
-	}
+	b.Drop()
+	b2, _ := phonetest.Reconnect(t, srv, b.Credentials, 0)
 
 	keys, err := redistest.RoomKeys(ctx(t), rc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(keys)
-	if want := []string{"sl:{" + a.room + "}:log", "sl:{" + a.room + "}:state"}; !slices.Equal(keys, want) {
+	if want := []string{"sl:{" + a.Room + "}:log", "sl:{" + a.Room + "}:state"}; !slices.Equal(keys, want) {
 		t.Fatalf("keys %q, want %q", keys, want)
 	}
 	// Besides the room, only the instance's own keys (lease.go).
@@ -106,7 +128,7 @@ func TestKeyAudit(t *testing.T) {
 		if ttl := rc.PTTL(ctx(t), k).Val(); ttl <= 0 {
 			t.Errorf("%s has no TTL (%v)", k, ttl)
 		}
-		if !strings.HasPrefix(k, "sl:{"+a.room+"}:") && !strings.HasPrefix(k, "sl:live:") && !strings.HasPrefix(k, "sl:held:") && k != "sl:instances" {
+		if !strings.HasPrefix(k, "sl:{"+a.Room+"}:") && !strings.HasPrefix(k, "sl:live:") && !strings.HasPrefix(k, "sl:held:") && k != "sl:instances" {
 			t.Errorf("unexpected key %s", k)
 		}
 		vals, err := redistest.Values(ctx(t), rc, k)
@@ -116,9 +138,10 @@ func TestKeyAudit(t *testing.T) {
 		stored = append(stored, vals...)
 	}
 	all := strings.Join(stored, "\n")
-	secrets := map[string]string{"join key": joinKey, "device token of seat 1": a.device, "device token of seat 2": b.device}
-	for i, d := range append(decoysA, decoysB...) {
-		secrets[fmt.Sprint("unmatched token ", i)] = d
+	secrets := map[string]string{"join key": a.JoinKey, "device token of seat 1": a.Device, "device token of seat 2": b.Device}
+	// The decoys follow the real tokens of each submission.
+	for i, d := range append(ta[2:], tb[3:]...) {
+		secrets[fmt.Sprint("unmatched token ", i)] = d.T
 	}
 	secrets["unmatched real token"] = tok("music")
 	for what, s := range secrets {
@@ -130,11 +153,9 @@ func TestKeyAudit(t *testing.T) {
 		}
 	}
 
-	a.send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
-	b2.until(protocol.KindErased)
-	if code := b2.closed(); code != websocket.StatusCode(protocol.CloseErased) {
-		t.Fatalf("partner closed with %d", code)
-	}
+	a.Send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
+	b2.Until(protocol.KindErased)
+	b2.ExpectClose(websocket.StatusCode(protocol.CloseErased))
 	// The erased event goes out before the keys are deleted; the deletion
 	// follows at once.
 	eventually(t, "nothing of the room left after erase", func() bool {
@@ -144,7 +165,7 @@ func TestKeyAudit(t *testing.T) {
 		}
 		for _, k := range keys {
 			vals, _ := redistest.Values(ctx(t), rc, k)
-			if strings.Contains(k+strings.Join(vals, " "), a.room) {
+			if strings.Contains(k+strings.Join(vals, " "), a.Room) {
 				return false
 			}
 		}
@@ -177,56 +198,54 @@ func TestClusterTwoInstances(t *testing.T) {
 
 func twoInstances(t *testing.T, newClient func() redis.UniversalClient) {
 	srv1, srv2 := instance(t, newClient), instance(t, newClient)
-	a, b, _ := pair(t, srv1, srv2)
+	a, b := phonetest.Pair(t, srv1, srv2)
 
-	round := openRound(t, b, a)
-	ta, _ := tokens(tok("water"), tok("hold"), tok("music"))
-	tb, _ := tokens(tok("music"), tok("water"))
-	a.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
-	b.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
-	ra, rb := a.until(protocol.KindRoundRevealed), b.until(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.raw, rb.raw) || !slices.Equal(ra.Reveal, []string{tok("water"), tok("music")}) {
-		t.Fatalf("reveals differ or are wrong:\n%s\n%s", ra.raw, rb.raw)
+	round := phonetest.OpenRound(t, b, a)
+	ta := tokens(tok("water"), tok("hold"), tok("music"))
+	tb := tokens(tok("music"), tok("water"))
+	a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
+	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
+	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
+	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("water"), tok("music")}) {
+		t.Fatalf("reveals differ or are wrong:\n%s\n%s", ra.Raw, rb.Raw)
 	}
 
-	b.ok(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	if f := a.until(protocol.KindPaused); f.Seat != 2 {
-		t.Fatalf("pause: %s", f.raw)
+	b.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	if f := a.Until(protocol.KindPaused); f.Seat != 2 {
+		t.Fatalf("pause: %s", f.Raw)
 	}
-	b.ok(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
-	a.until(protocol.KindUnpaused)
+	b.OK(&protocol.Unpause{Header: protocol.Header{Type: protocol.TypeUnpause}})
+	a.Until(protocol.KindUnpaused)
 
-	a.ok(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
-	b.until(protocol.KindRoundClosed)
-	a.ok(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("helped: water")})
-	b.until(protocol.KindDebriefSubmitted)
-	b.ok(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("helped: music")})
-	da, db := a.until(protocol.KindDebriefReleased), b.until(protocol.KindDebriefReleased)
-	if !bytes.Equal(da.raw, db.raw) || len(da.Blobs) != 2 {
-		t.Fatalf("debriefs differ:\n%s\n%s", da.raw, db.raw)
+	a.OK(&protocol.RoundClose{Header: protocol.Header{Type: protocol.TypeRoundClose}, Round: round})
+	b.Until(protocol.KindRoundClosed)
+	a.OK(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("helped: water")})
+	b.Until(protocol.KindDebriefSubmitted)
+	b.OK(&protocol.Debrief{Header: protocol.Header{Type: protocol.TypeDebrief}, Round: round, Blob: blob("helped: music")})
+	da, db := a.Until(protocol.KindDebriefReleased), b.Until(protocol.KindDebriefReleased)
+	if !bytes.Equal(da.Raw, db.Raw) || len(da.Blobs) != 2 {
+		t.Fatalf("debriefs differ:\n%s\n%s", da.Raw, db.Raw)
 	}
 
-	a.send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
-	a.until(protocol.KindErased)
-	b.until(protocol.KindErased)
-	for _, p := range []*phone{a, b} {
-		if code := p.closed(); code != websocket.StatusCode(protocol.CloseErased) {
-			t.Fatalf("closed with %d", code)
-		}
+	a.Send(&protocol.Erase{Header: protocol.Header{Type: protocol.TypeErase}})
+	a.Until(protocol.KindErased)
+	b.Until(protocol.KindErased)
+	for _, p := range []*phonetest.Phone{a, b} {
+		p.ExpectClose(websocket.StatusCode(protocol.CloseErased))
 	}
 	// Every event reached both phones once, in order, across the instances.
-	if a.gaps != 0 || b.gaps != 0 {
-		t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.gaps, b.gaps)
+	if a.Gaps() != 0 || b.Gaps() != 0 {
+		t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.Gaps(), b.Gaps())
 	}
 	eventually(t, "room deleted", func() bool {
-		_, err := srv2.Store.Load(ctx(t), a.room)
+		_, err := srv2.Store.Load(ctx(t), a.Room)
 		return errors.Is(err, room.ErrNotFound)
 	})
-	p, w := resume(t, srv2, a, 0)
-	if w.Code != protocol.CodeNotFound {
-		t.Fatalf("resume after erase: %s", w.raw)
+	p := phonetest.Dial(t, srv2)
+	if w := p.Resume(a.Credentials, 0); w.Code != protocol.CodeNotFound {
+		t.Fatalf("resume after erase: %s", w.Raw)
 	}
-	p.closed()
+	p.Closed()
 }
 
 // TestJoinRace: 50 devices with the right link race for the second seat
@@ -235,15 +254,15 @@ func TestJoinRace(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
 	srv1, srv2 := instance(t, single(rs)), instance(t, single(rs))
-	a := dial(t, srv1)
-	joinKey := a.create()
+	a := phonetest.Dial(t, srv1)
+	joinKey := a.Create()
 
 	const n = 50
-	phones := make([]*phone, n)
+	phones := make([]*phonetest.Phone, n)
 	for i := range phones {
-		phones[i] = dial(t, []*servertest.Server{srv1, srv2}[i%2])
+		phones[i] = phonetest.Dial(t, []*servertest.Server{srv1, srv2}[i%2])
 	}
-	frame, _ := protocol.Marshal(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin, ID: "j"}, Room: a.room, JoinKey: joinKey})
+	frame, _ := protocol.Marshal(&protocol.Join{Header: protocol.Header{Type: protocol.TypeJoin, ID: "j"}, Room: a.Room, JoinKey: joinKey})
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, p := range phones {
@@ -251,7 +270,7 @@ func TestJoinRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			p.ws.Write(ctx(t), websocket.MessageText, frame)
+			p.Conn.Write(ctx(t), websocket.MessageText, frame)
 		}()
 	}
 	close(start)
@@ -259,29 +278,29 @@ func TestJoinRace(t *testing.T) {
 
 	codes := map[string]int{}
 	for _, p := range phones {
-		f := p.next()
+		f := p.Next()
 		switch f.Type {
 		case protocol.TypeWelcome:
 			codes["welcome"]++
 		case protocol.TypeError:
 			codes[f.Code]++
 		default:
-			t.Fatalf("unexpected answer %s", f.raw)
+			t.Fatalf("unexpected answer %s", f.Raw)
 		}
 	}
 	if codes["welcome"] != 1 || codes[protocol.CodeRoomFull]+codes[protocol.CodeForbidden] != n-1 {
 		t.Fatalf("answers %v", codes)
 	}
-	st, err := srv1.Store.Load(ctx(t), a.room)
+	st, err := srv1.Store.Load(ctx(t), a.Room)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !st.Seats[0].Taken || !st.Seats[1].Taken || st.Seats[1].Gen != 1 || st.JoinKeyHash != "" {
 		t.Fatalf("seats %+v", st.Seats)
 	}
-	a.until(protocol.KindPaired)
-	a.sync()
-	if a.count(protocol.KindPaired) != 1 {
+	a.Until(protocol.KindPaired)
+	a.Sync()
+	if a.Count(protocol.KindPaired) != 1 {
 		t.Fatal("the creator heard of more than one partner")
 	}
 }
@@ -303,12 +322,12 @@ func TestRedisRestart(t *testing.T) {
 			}
 			rs := redistest.Start(t, args...)
 			srv1, srv2 := instance(t, single(rs)), instance(t, single(rs))
-			a, b, _ := pair(t, srv1, srv2)
-			round := openRound(t, a, b)
-			ta, _ := tokens(tok("calm"), tok("tea"))
-			tb, _ := tokens(tok("tea"))
-			a.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
-			b.until(protocol.KindRoundSubmitted)
+			a, b := phonetest.Pair(t, srv1, srv2)
+			round := phonetest.OpenRound(t, a, b)
+			ta := tokens(tok("calm"), tok("tea"))
+			tb := tokens(tok("tea"))
+			a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
+			b.Until(protocol.KindRoundSubmitted)
 
 			rs.Stop()
 			for _, srv := range []*servertest.Server{srv1, srv2} {
@@ -316,9 +335,9 @@ func TestRedisRestart(t *testing.T) {
 					t.Fatalf("/readyz with Redis down: %d", code)
 				}
 			}
-			f := b.answer(b.send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb}))
+			f := b.Answer(b.Send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb}))
 			if f.Code != protocol.CodeUnavailable {
-				t.Fatalf("submit with Redis down: %s", f.raw)
+				t.Fatalf("submit with Redis down: %s", f.Raw)
 			}
 
 			rs.Restart()
@@ -326,29 +345,29 @@ func TestRedisRestart(t *testing.T) {
 				eventually(t, "/readyz back to 200", func() bool { return getStatus(t, srv.URL+"/readyz") == http.StatusOK })
 			}
 			if !persist {
-				f := b.answer(b.send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb}))
+				f := b.Answer(b.Send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb}))
 				if f.Code != protocol.CodeNotFound {
-					t.Fatalf("submit to a room Redis forgot: %s", f.raw)
+					t.Fatalf("submit to a room Redis forgot: %s", f.Raw)
 				}
-				p, w := resume(t, srv1, a, 0)
-				if w.Code != protocol.CodeNotFound {
-					t.Fatalf("resume into a room Redis forgot: %s", w.raw)
+				p := phonetest.Dial(t, srv1)
+				if w := p.Resume(a.Credentials, 0); w.Code != protocol.CodeNotFound {
+					t.Fatalf("resume into a room Redis forgot: %s", w.Raw)
 				}
-				p.closed()
+				p.Closed()
 				return
 			}
-			b.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
-			ra, rb := a.until(protocol.KindRoundRevealed), b.until(protocol.KindRoundRevealed)
-			if !bytes.Equal(ra.raw, rb.raw) || !slices.Equal(ra.Reveal, []string{tok("tea")}) {
-				t.Fatalf("reveal after restart:\n%s\n%s", ra.raw, rb.raw)
+			b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
+			ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
+			if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("tea")}) {
+				t.Fatalf("reveal after restart:\n%s\n%s", ra.Raw, rb.Raw)
 			}
 			// The wake-ups flow between the instances again, both ways.
-			a.ok(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-			b.until(protocol.KindPaused)
-			b.ok(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-			a.until(protocol.KindPaused)
-			if a.gaps != 0 || b.gaps != 0 {
-				t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.gaps, b.gaps)
+			a.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+			b.Until(protocol.KindPaused)
+			b.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+			a.Until(protocol.KindPaused)
+			if a.Gaps() != 0 || b.Gaps() != 0 {
+				t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.Gaps(), b.Gaps())
 			}
 		})
 	}
@@ -380,12 +399,12 @@ func TestSentinelFailover(t *testing.T) {
 		return c
 	}
 	srv1, srv2 := instance(t, newClient), instance(t, newClient)
-	a, b, _ := pair(t, srv1, srv2)
-	round := openRound(t, a, b)
-	ta, _ := tokens(tok("tea"), tok("walk"))
-	tb, _ := tokens(tok("tea"), tok("walk"))
-	a.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
-	b.until(protocol.KindRoundSubmitted)
+	a, b := phonetest.Pair(t, srv1, srv2)
+	round := phonetest.OpenRound(t, a, b)
+	ta := tokens(tok("tea"), tok("walk"))
+	tb := tokens(tok("tea"), tok("walk"))
+	a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
+	b.Until(protocol.KindRoundSubmitted)
 	// Everything so far must be on the replica before the master dies.
 	if n := master.Client().Wait(ctx(t), 1, 5*time.Second).Val(); n != 1 {
 		t.Fatalf("replica acknowledged %d", n)
@@ -399,14 +418,14 @@ func TestSentinelFailover(t *testing.T) {
 	for _, srv := range []*servertest.Server{srv1, srv2} {
 		eventually(t, "/readyz back to 200", func() bool { return getStatus(t, srv.URL+"/readyz") == http.StatusOK })
 	}
-	b.ok(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
-	ra, rb := a.until(protocol.KindRoundRevealed), b.until(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.raw, rb.raw) || !slices.Equal(ra.Reveal, []string{tok("tea"), tok("walk")}) {
-		t.Fatalf("reveal after failover:\n%s\n%s", ra.raw, rb.raw)
+	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
+	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
+	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("tea"), tok("walk")}) {
+		t.Fatalf("reveal after failover:\n%s\n%s", ra.Raw, rb.Raw)
 	}
-	b.ok(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
-	a.until(protocol.KindPaused)
-	if a.gaps != 0 || b.gaps != 0 {
-		t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.gaps, b.gaps)
+	b.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	a.Until(protocol.KindPaused)
+	if a.Gaps() != 0 || b.Gaps() != 0 {
+		t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.Gaps(), b.Gaps())
 	}
 }
