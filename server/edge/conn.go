@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -49,16 +50,17 @@ type conn struct {
 
 	ctx    context.Context // ends when the connection is failing or done
 	cancel context.CancelFunc
-	// readCtx is the reader's: cancelling it cuts the socket. fail arms
-	// cutTimer to do so after closeGrace.
-	readCtx  context.Context
-	cutRead  context.CancelFunc
+	// raw is the connection under ws. fail arms cutTimer to close it after
+	// closeGrace, which ends a close handshake the phone cannot answer.
+	raw      net.Conn
 	cutTimer *time.Timer
 
-	// out and events hold pointers: channel buffers of 64 whole values would
-	// cost every idle socket about 18 KB.
-	out    chan *outItem        // frames for write, bounded
-	events chan *protocol.Event // room events for write, bounded
+	// out and events wait for the writer, each bounded by SendQueue. Their
+	// storage grows with use: reserving the bound up front would cost every
+	// idle socket its worst case.
+	qmu    sync.Mutex
+	out    fifo[*outItem]
+	events fifo[*protocol.Event]
 
 	// Set by run before the welcome is queued; read by write only after it
 	// receives the welcome, so the channel orders the accesses.
@@ -140,9 +142,8 @@ type outItem struct {
 	closeMsg string
 }
 
-func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
+func newConn(s *Server, ws *websocket.Conn, raw net.Conn, ip string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	readCtx, cutRead := context.WithCancel(context.Background())
 	ws.SetReadLimit(protocol.MaxFrameBytes)
 	return &conn{
 		s:       s,
@@ -150,10 +151,7 @@ func newConn(s *Server, ws *websocket.Conn, ip string) *conn {
 		ip:      ip,
 		ctx:     ctx,
 		cancel:  cancel,
-		readCtx: readCtx,
-		cutRead: cutRead,
-		out:     make(chan *outItem, s.cfg.SendQueue),
-		events:  make(chan *protocol.Event, s.cfg.SendQueue),
+		raw:     raw,
 		closed:  make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
 	}
@@ -166,12 +164,19 @@ func (c *conn) fail(code websocket.StatusCode, reason string) {
 	c.failOnce.Do(func() {
 		c.s.m.Closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
 		c.cancel()
-		c.cutTimer = time.AfterFunc(closeGrace, c.cutRead)
+		c.cutTimer = time.AfterFunc(closeGrace, c.cut)
 		go func() {
 			c.ws.Close(code, reason)
 			close(c.closed)
 		}()
 	})
+}
+
+// cut closes the raw connection: every read and write on it fails at once.
+func (c *conn) cut() {
+	if c.raw != nil {
+		c.raw.Close()
+	}
 }
 
 func (c *conn) run() {
@@ -193,7 +198,6 @@ func (c *conn) run() {
 	}
 	<-c.closed
 	c.cutTimer.Stop() // set by the fail above
-	c.cutRead()
 	if c.unsub != nil {
 		c.unsub()
 	}
@@ -220,7 +224,7 @@ func (c *conn) run() {
 func (c *conn) read() websocket.StatusCode {
 	strikes := 0
 	for {
-		typ, data, err := c.ws.Read(c.readCtx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return websocket.CloseStatus(err)
 		}
@@ -267,25 +271,42 @@ func (c *conn) sendAfter(v any, offset uint64) {
 }
 
 func (c *conn) queue(it *outItem) {
-	select {
-	case c.out <- it:
+	if push(c, &c.out, it) {
 		c.kick()
-	case <-c.ctx.Done():
-	default:
+	}
+}
+
+// push adds v to q unless the socket is failing; a full queue drops the
+// phone (slow consumer). It reports whether v was queued.
+func push[T any](c *conn, q *fifo[T], v T) bool {
+	if c.ctx.Err() != nil {
+		return false
+	}
+	c.qmu.Lock()
+	full := q.len() >= c.s.cfg.SendQueue
+	if !full {
+		q.push(v)
+	}
+	c.qmu.Unlock()
+	if full {
 		c.s.log.Info("ws closed", "room", c.logID(), "reason", "slow consumer")
 		c.fail(websocket.StatusPolicyViolation, "connection too slow")
+		return false
 	}
+	return true
+}
+
+// pop takes the oldest item of q, if any.
+func pop[T any](c *conn, q *fifo[T]) (T, bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return q.pop()
 }
 
 // deliver is the store's subscription callback: it must not block.
 func (c *conn) deliver(ev protocol.Event) {
-	select {
-	case c.events <- &ev:
+	if push(c, &c.events, &ev) {
 		c.kick()
-	case <-c.ctx.Done():
-	default:
-		c.s.log.Info("ws closed", "room", c.logID(), "reason", "slow consumer")
-		c.fail(websocket.StatusPolicyViolation, "connection too slow")
 	}
 }
 
@@ -331,7 +352,9 @@ func (c *conn) write() {
 		}
 		authed := c.w.authed // read before handing the state over
 		c.writing.Store(false)
-		waiting := len(c.out) > 0 || (authed && len(c.events) > 0) || c.tick.Load()
+		c.qmu.Lock()
+		waiting := c.out.len() > 0 || (authed && c.events.len() > 0) || c.tick.Load()
+		c.qmu.Unlock()
 		if !waiting || !c.writing.CompareAndSwap(false, true) {
 			return
 		}
@@ -351,24 +374,17 @@ func (c *conn) writeAll() bool {
 			return false
 		}
 		if c.w.authed {
-			for drained := false; !drained; {
-				select {
-				case ev := <-c.events:
-					if !c.handleEvent(ev) {
-						return false
-					}
-				default:
-					drained = true
+			for ev, ok := pop(c, &c.events); ok; ev, ok = pop(c, &c.events) {
+				if !c.handleEvent(ev) {
+					return false
 				}
 			}
 		}
-		select {
-		case it := <-c.out:
+		if it, ok := pop(c, &c.out); ok {
 			if !c.writeItem(it) {
 				return false
 			}
 			continue
-		default:
 		}
 		if c.tick.Swap(false) {
 			if err := c.s.rooms.Tick(c.ctx, c.member.Room); err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
@@ -458,17 +474,11 @@ func (c *conn) catchUp() bool {
 		// The room is gone. If it was erased, the erased event may be
 		// waiting behind this catch-up: the phone must get it (and close
 		// 4000) rather than a plain reconnect.
-		for {
-			select {
-			case ev := <-c.events:
-				if ev.Kind == protocol.KindErased {
-					c.writeEvent(ev)
-					return false
-				}
-				continue
-			default:
+		for ev, ok := pop(c, &c.events); ok; ev, ok = pop(c, &c.events) {
+			if ev.Kind == protocol.KindErased {
+				c.writeEvent(ev)
+				return false
 			}
-			break
 		}
 		// Expired, or erased on another instance: resuming tells the phone
 		// not_found.
@@ -514,4 +524,37 @@ func (c *conn) logID() string {
 		return id
 	}
 	return "-"
+}
+
+// fifo is a queue whose storage grows with use and is reused once empty.
+// The conn's qmu guards it.
+type fifo[T any] struct {
+	items []T
+	head  int
+}
+
+func (q *fifo[T]) len() int { return len(q.items) - q.head }
+
+func (q *fifo[T]) push(v T) {
+	if q.head > 0 && len(q.items) == cap(q.items) {
+		// Reuse the room the writer freed at the front.
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	q.items = append(q.items, v)
+}
+
+func (q *fifo[T]) pop() (T, bool) {
+	var zero T
+	if q.head == len(q.items) {
+		return zero, false
+	}
+	v := q.items[q.head]
+	q.items[q.head] = zero
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return v, true
 }

@@ -6,11 +6,13 @@
 package edge
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -195,7 +197,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.ips.closeSocket(ip)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hr := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.cfg.Origins,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -205,7 +208,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("ws refused", "reason", "upgrade")
 		return
 	}
-	c := newConn(s, ws, ip)
+	c := newConn(s, ws, hr.conn, ip)
 	if !s.track(c) {
 		ws.Close(websocket.StatusServiceRestart, "service restart")
 		return
@@ -213,6 +216,23 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	defer s.untrack(c)
 	c.run()
 }
+
+// hijackRecorder keeps the raw connection websocket.Accept takes over, so
+// the edge can cut a socket whose close handshake cannot finish (closeGrace)
+// without giving every read a cancellable context, which costs an
+// allocation per frame and a registration per idle socket.
+type hijackRecorder struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = c
+	return c, brw, err
+}
+
+func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 func (s *Server) track(c *conn) bool {
 	s.mu.Lock()
