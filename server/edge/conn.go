@@ -62,8 +62,8 @@ type conn struct {
 	out    fifo[*outItem]
 	events fifo[*protocol.Event]
 
-	// Set by run before the welcome is queued; read by write only after it
-	// receives the welcome, so the channel orders the accesses.
+	// Set by run before the welcome is queued; read by the writer only after
+	// it took the welcome from the queue, so qmu orders the accesses.
 	member room.Member
 	unsub  func()
 

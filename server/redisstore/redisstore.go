@@ -45,7 +45,7 @@
 // The log stream is the source of truth; Pub/Sub only wakes other instances
 // up. Each commit publishes the committed events themselves, so the common
 // path needs no second round trip, and the store's own subscribers of the
-// room get a commit's events straight from Update (deliverCommitted). A
+// room get a commit's events straight from Update (committed). A
 // Store multiplexes every room its subscribers watch over one classic
 // Pub/Sub connection (not sharded Pub/Sub).
 // Whenever Redis confirms a subscription, first or again after a reconnect,
@@ -450,8 +450,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 			return nil, nil, wrap("update", err)
 		}
 		if raw != nil {
-			s.remember(id, raw, next)
-			s.deliverCommitted(id, cur.Offset, evs)
+			s.committed(id, raw, next, cur.Offset, evs)
 			return next, evs, nil
 		}
 		if attempt+1 >= maxAttempts {
@@ -463,20 +462,24 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 	}
 }
 
-// deliverCommitted hands a commit's events to this store's own subscribers
-// of the room at once, before Update returns, when they have had everything
-// up to after. Otherwise they would wait for the round trip through Pub/Sub,
-// and the phone that acted would get its ack only after the edge read the
-// log to find the events the ack must follow. The wake-up, when it comes
-// back, finds them delivered and is skipped (deliverLocked). A group that is
-// behind gets them in order through Pub/Sub and the log as before.
-func (s *Store) deliverCommitted(id string, after uint64, evs []protocol.Event) {
-	if len(evs) == 0 {
-		return
-	}
+// committed tells the room's group here, if it has one, about a commit:
+// it keeps the new state for cached, and hands the commit's events to the
+// group's subscribers at once, before Update returns, when they have had
+// everything up to after. Otherwise they would wait for the round trip
+// through Pub/Sub, and the phone that acted would get its ack only after the
+// edge read the log to find the events the ack must follow. The wake-up,
+// when it comes back, finds them delivered and is skipped (deliverLocked). A
+// group that is behind gets them in order through Pub/Sub and the log as
+// before.
+func (s *Store) committed(id string, raw []byte, next *room.State, after uint64, evs []protocol.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil && g.known && g.last == after {
+	g := s.groups[id]
+	if g == nil {
+		return
+	}
+	g.raw, g.state = raw, next.Clone()
+	if len(evs) > 0 && g.known && g.last == after {
 		deliverLocked(g, evs, false)
 	}
 }

@@ -58,8 +58,9 @@ type Options struct {
 // Service runs rooms. It is safe for concurrent use; all coordination between
 // connections, processes and instances goes through the Store.
 type Service struct {
-	store Store
-	opt   Options
+	store  Store
+	holder SeatHolder // the store, when it is one; else nil
+	opt    Options
 }
 
 // New returns a Service over opts.Store.
@@ -87,6 +88,7 @@ func New(opts Options) *Service {
 	}
 	s := &Service{store: opts.Store, opt: opts}
 	if h, ok := opts.Store.(SeatHolder); ok {
+		s.holder = h
 		h.OnOrphaned(s.Orphaned)
 	}
 	return s
@@ -106,8 +108,8 @@ type Admission struct {
 // admit records that this instance now holds m's connection (SeatHolder)
 // and makes the Admission.
 func (s *Service) admit(ctx context.Context, m Member, w *protocol.Welcome, st *State) *Admission {
-	if h, ok := s.store.(SeatHolder); ok {
-		h.Hold(ctx, m)
+	if s.holder != nil {
+		s.holder.Hold(ctx, m)
 	}
 	a := &Admission{Member: m, Welcome: w}
 	if st.Round != nil {
@@ -497,11 +499,11 @@ func (s *Service) Leave(ctx context.Context, m Member, presence string) error {
 		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: presence})
 		return nil
 	})
-	if h, ok := s.store.(SeatHolder); ok && (err == nil || IsRefusal(err)) {
+	if s.holder != nil && (err == nil || IsRefusal(err)) {
 		// Saved, or the room is gone: nothing is left to repair. When the
 		// store failed, the seat stays held, so that should this instance
 		// die before the store comes back, another one marks it.
-		h.Release(ctx, m)
+		s.holder.Release(ctx, m)
 	}
 	return err
 }
@@ -509,8 +511,8 @@ func (s *Service) Leave(ctx context.Context, m Member, presence string) error {
 // Forget ends this instance's hold on m's connection without a presence
 // change: the connection ended because its room was erased.
 func (s *Service) Forget(ctx context.Context, m Member) {
-	if h, ok := s.store.(SeatHolder); ok {
-		h.Release(ctx, m)
+	if s.holder != nil {
+		s.holder.Release(ctx, m)
 	}
 }
 
