@@ -32,6 +32,19 @@ import (
 // without a failure for a whole Lease: after a Redis outage every instance
 // gets a chance to renew its lease before anyone is taken for dead.
 //
+// An instance can still be taken for dead while alive: a stall longer than
+// a Lease (a frozen process, a starved CPU, a slow network to Redis) lets
+// its lease expire, and another instance marks its seats reconnecting and
+// deletes its held set, although its sockets are open. Its next renewal
+// notices (more than a Lease since the last one, or its SADD to
+// sl:instances adding the id anew) and, for the next three renewals, writes its held set back and hands each seat it holds to
+// the OnRevived function (room.Service.Revived), which marks it online
+// again unless a newer connection took it. Three renewals span a Lease, so
+// a sweep that was still marking or deleting when the instance came back
+// is outlasted. Without this the seats would read "reconnecting" while the
+// phones are connected, and a later real death of the instance would go
+// unnoticed, its held set being gone.
+//
 // These keys carry room ids, seat numbers and connection counters, nothing
 // a phone sent. The held set and sl:instances expire 10 leases after the
 // last renewal, the lease after one; an instance that closes deletes its
@@ -80,11 +93,27 @@ func (s *Store) OnOrphaned(f func(ctx context.Context, m room.Member) error) {
 	s.orphaned = f
 }
 
+// OnRevived implements room.SeatHolder: f is called for each seat this
+// instance holds when it finds it was taken for dead while alive.
+func (s *Store) OnRevived(f func(ctx context.Context, m room.Member) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revived = f
+}
+
 // Hold implements room.SeatHolder.
 func (s *Store) Hold(ctx context.Context, m room.Member) {
+	s.heldMu.Lock()
+	s.held[m] = struct{}{}
+	s.heldMu.Unlock()
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, heldKey(s.instance), heldMember(m))
 		p.PExpire(ctx, heldKey(s.instance), s.heldTTL())
+		// Be known as an instance before holding anything, even if the
+		// first renewal has not run yet (SETNX: a renewal's lease stands).
+		p.SetNX(ctx, liveKey(s.instance), "1", s.opt.Lease)
+		p.SAdd(ctx, instancesKey, s.instance)
+		p.PExpire(ctx, instancesKey, s.heldTTL())
 		return nil
 	})
 	if err != nil {
@@ -94,6 +123,9 @@ func (s *Store) Hold(ctx context.Context, m room.Member) {
 
 // Release implements room.SeatHolder.
 func (s *Store) Release(ctx context.Context, m room.Member) {
+	s.heldMu.Lock()
+	delete(s.held, m)
+	s.heldMu.Unlock()
 	if err := s.client.SRem(ctx, heldKey(s.instance), heldMember(m)).Err(); err != nil {
 		s.log.Debug("redis: releasing a held seat failed", "err", err)
 	}
@@ -102,18 +134,70 @@ func (s *Store) Release(ctx context.Context, m room.Member) {
 func (s *Store) heldTTL() time.Duration { return 10 * s.opt.Lease }
 
 // renew refreshes this instance's lease and the keys that name it, and
-// reports whether that worked.
-func (s *Store) renew() bool {
+// reports whether that worked. While reassert is positive it also writes
+// back the held set and returns the seats it holds, to be revived. It
+// reports whether the id had to be added to sl:instances anew.
+func (s *Store) renew() (revive []room.Member, readded, ok bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opt.Lease/2)
 	defer cancel()
+	var held []string
+	if s.reassert > 0 {
+		revive = s.heldNow()
+		for _, m := range revive {
+			held = append(held, heldMember(m))
+		}
+	}
+	var added *redis.IntCmd
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, liveKey(s.instance), "1", s.opt.Lease)
-		p.SAdd(ctx, instancesKey, s.instance)
+		added = p.SAdd(ctx, instancesKey, s.instance)
 		p.PExpire(ctx, instancesKey, s.heldTTL())
+		if len(held) > 0 {
+			p.SAdd(ctx, heldKey(s.instance), held)
+		}
 		p.PExpire(ctx, heldKey(s.instance), s.heldTTL())
 		return nil
 	})
-	return err == nil
+	if err != nil {
+		return nil, false, false
+	}
+	if s.reassert > 0 {
+		s.reassert--
+	}
+	return revive, added.Val() == 1, true
+}
+
+// heldNow returns the connections this instance holds.
+func (s *Store) heldNow() []room.Member {
+	s.heldMu.Lock()
+	defer s.heldMu.Unlock()
+	ms := make([]room.Member, 0, len(s.held))
+	for m := range s.held {
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// revive hands each of ms to OnRevived, off the manage goroutine.
+func (s *Store) revive(ms []room.Member) {
+	s.mu.Lock()
+	revived := s.revived
+	s.mu.Unlock()
+	if revived == nil || len(ms) == 0 {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for _, m := range ms {
+			ctx, cancel := context.WithTimeout(s.ctx, orphanTimeout)
+			err := revived(ctx, m)
+			cancel()
+			if err != nil && !room.IsRefusal(err) && s.ctx.Err() == nil {
+				s.log.Warn("redis: marking a seat online again failed", "err", err)
+			}
+		}
+	}()
 }
 
 // leaseTick runs from manage: it renews the lease every Lease/3 and, once
@@ -127,11 +211,21 @@ func (s *Store) leaseTick(now time.Time) {
 		return
 	}
 	s.renewedAt = now
-	if !s.renew() {
+	revive, readded, ok := s.renew()
+	if !ok {
 		return
 	}
-	if s.lastRenewal.IsZero() || now.Sub(s.lastRenewal) > s.opt.Lease {
+	s.revive(revive)
+	lapsed := !s.lastRenewal.IsZero() && now.Sub(s.lastRenewal) > s.opt.Lease
+	if s.lastRenewal.IsZero() || lapsed {
 		s.healthySince = now
+	}
+	if lapsed || (readded && !s.lastRenewal.IsZero()) {
+		// Another instance may have taken this one for dead meanwhile
+		// (a renewal's answer can be lost while the command went through,
+		// so the lapse is the surer sign).
+		s.log.Warn("redis: this instance's lease may have lapsed; reclaiming its seats")
+		s.reassert = 3
 	}
 	s.lastRenewal = now
 	if now.Sub(s.healthySince) < s.opt.Lease || !s.sweeping.CompareAndSwap(false, true) {

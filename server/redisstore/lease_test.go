@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -83,5 +84,83 @@ func TestDeadInstanceSeatsOrphaned(t *testing.T) {
 	}
 	if members, _ := rc.SMembers(ctx(t), "sl:instances").Result(); !slices.Equal(members, []string{live.Instance()}) {
 		t.Errorf("instances %v, want only the live one", members)
+	}
+}
+
+// TestStalledInstanceRevived: an instance that stalls for longer than its
+// lease is taken for dead, and its seats are marked reconnecting; when it
+// runs again it finds out, hands each seat it still holds to OnRevived and
+// writes its held set back, so that a later real death is still noticed.
+func TestStalledInstanceRevived(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const lease = 300 * time.Millisecond
+	var (
+		mu                sync.Mutex
+		orphaned, revived []room.Member
+	)
+	live := newStore(t, srv.Client(), redisstore.Options{Lease: lease})
+	live.OnOrphaned(func(_ context.Context, m room.Member) error {
+		mu.Lock()
+		defer mu.Unlock()
+		orphaned = append(orphaned, m)
+		return nil
+	})
+	p := newProxy(t, srv.Addr())
+	c := redis.NewClient(&redis.Options{Addr: p.addr(), ContextTimeoutEnabled: true, MaxRetries: -1, DialTimeout: 100 * time.Millisecond, ReadTimeout: 100 * time.Millisecond})
+	t.Cleanup(func() { c.Close() })
+	stalled := newStore(t, c, redisstore.Options{Lease: lease})
+	stalled.OnRevived(func(_ context.Context, m room.Member) error {
+		mu.Lock()
+		defer mu.Unlock()
+		revived = append(revived, m)
+		return nil
+	})
+	m := room.Member{Room: newState().ID, Seat: 2, Gen: 4}
+	stalled.Hold(ctx(t), m)
+	rc := srv.Client()
+	eventually(t, "both instances have leases", func() bool {
+		n, _ := rc.SCard(ctx(t), "sl:instances").Result()
+		return n == 2
+	})
+
+	resume := p.stall()
+	eventually(t, "the stalled instance's seat orphaned", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(orphaned) == 1
+	})
+	if n, _ := rc.Exists(ctx(t), "sl:held:"+stalled.Instance()).Result(); n != 0 {
+		t.Fatal("the sweep left the held set")
+	}
+	mu.Lock()
+	if len(revived) != 0 {
+		t.Fatalf("revived %v while stalled", revived)
+	}
+	mu.Unlock()
+	resume()
+	eventually(t, "the seat revived", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(revived) > 0
+	})
+	held := fmt.Sprintf("%s %d %d", m.Room, m.Seat, m.Gen)
+	eventually(t, "the held set written back", func() bool {
+		ok, _ := rc.SIsMember(ctx(t), "sl:held:"+stalled.Instance(), held).Result()
+		return ok
+	})
+	time.Sleep(3 * lease)
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(orphaned, []room.Member{m}) {
+		t.Fatalf("orphaned %v, want %v once", orphaned, m)
+	}
+	for _, r := range revived {
+		if r != m {
+			t.Fatalf("revived %v, want only %v", revived, m)
+		}
+	}
+	if ok, _ := rc.SIsMember(ctx(t), "sl:held:"+stalled.Instance(), held).Result(); !ok {
+		t.Fatal("the held set lost the seat again")
 	}
 }

@@ -162,6 +162,10 @@ type Store struct {
 
 	instance     string                                         // this store's id among instances
 	orphaned     func(ctx context.Context, m room.Member) error // guarded by mu
+	revived      func(ctx context.Context, m room.Member) error // guarded by mu
+	heldMu       sync.Mutex                                     // guards held alone: Hold may run under mu's deliveries
+	held         map[room.Member]struct{}                       // the connections Hold recorded
+	reassert     int                                            // manage only: renewals left that rewrite the held set
 	renewedAt    time.Time                                      // manage only
 	lastRenewal  time.Time                                      // manage only
 	healthySince time.Time                                      // manage only: the lease held without a lapse since
@@ -203,6 +207,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 		dirty:  make(map[string]struct{}),
 
 		instance: newInstanceID(),
+		held:     make(map[room.Member]struct{}),
 	}
 	s.cur = s.newPubSub()
 	s.activity.Store(time.Now().UnixNano())

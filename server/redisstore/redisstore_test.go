@@ -398,6 +398,7 @@ type proxy struct {
 	mu     sync.Mutex
 	frozen []chan struct{}
 	conns  []net.Conn
+	gate   chan struct{} // closed while traffic flows; see stall
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -405,7 +406,8 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, target: target}
+	p := &proxy{ln: ln, target: target, gate: make(chan struct{})}
+	close(p.gate)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -453,6 +455,10 @@ func (p *proxy) serve(c net.Conn) {
 			default:
 			}
 			if n > 0 {
+				p.mu.Lock()
+				gate := p.gate
+				p.mu.Unlock()
+				<-gate
 				dst.Write(buf[:n])
 			}
 			if err != nil {
@@ -463,6 +469,17 @@ func (p *proxy) serve(c net.Conn) {
 	}
 	go pipe(up, c)
 	go pipe(c, up)
+}
+
+// stall holds every byte in both directions until the returned function is
+// called, as a process that stopped running would, and then lets them
+// through.
+func (p *proxy) stall() (resume func()) {
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	return sync.OnceFunc(func() { close(gate) })
 }
 
 func (p *proxy) freeze() {

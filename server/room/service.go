@@ -90,6 +90,7 @@ func New(opts Options) *Service {
 	if h, ok := opts.Store.(SeatHolder); ok {
 		s.holder = h
 		h.OnOrphaned(s.Orphaned)
+		h.OnRevived(s.Revived)
 	}
 	return s
 }
@@ -529,6 +530,22 @@ func (s *Service) Orphaned(ctx context.Context, m Member) error {
 		}
 		se.Presence = protocol.PresenceReconnecting
 		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: protocol.PresenceReconnecting})
+		return nil
+	})
+	return err
+}
+
+// Revived undoes Orphaned for a seat whose connection is still open: the
+// instance holding it was taken for dead during a stall and has come back.
+// A seat that moved on (a newer connection, a goodbye) is left alone.
+func (s *Service) Revived(ctx context.Context, m Member) error {
+	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
+		se := &t.st.Seats[m.Seat-1]
+		if se.Gen != m.Gen || se.Presence != protocol.PresenceReconnecting {
+			return nil
+		}
+		se.Presence = protocol.PresenceOnline
+		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: protocol.PresenceOnline})
 		return nil
 	})
 	return err

@@ -63,4 +63,27 @@ func TestOrphaned(t *testing.T) {
 	if p, _ := presence(1); p != protocol.PresenceOnline || a2.Member.Gen == a.Member.Gen {
 		t.Fatalf("seat 1 is %s after an old connection was orphaned", p)
 	}
+
+	// Seat 2's instance was only stalled: Revived brings it back online,
+	// once; a revival for seat 1's old connection changes nothing.
+	if err := rooms.Revived(ctx, b.Member); err != nil {
+		t.Fatal(err)
+	}
+	p, off = presence(2)
+	if p != protocol.PresenceOnline {
+		t.Fatalf("seat 2 is %s after Revived", p)
+	}
+	if err := rooms.Revived(ctx, b.Member); err != nil {
+		t.Fatal(err)
+	}
+	if _, again := presence(2); again != off {
+		t.Fatal("a second Revived logged another event")
+	}
+	_, off = presence(1)
+	if err := rooms.Revived(ctx, a.Member); err != nil {
+		t.Fatal(err)
+	}
+	if _, again := presence(1); again != off {
+		t.Fatal("reviving a replaced connection logged an event")
+	}
 }

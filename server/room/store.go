@@ -63,12 +63,15 @@ type Store interface {
 // and Leave marks their seats; one that dies without a word (SIGKILL, a lost
 // machine) cannot, so the store notices that the instance is gone and calls
 // the function given to OnOrphaned (New gives Service.Orphaned) for each
-// seat it held. Hold and Release are best effort: a failure only delays a
-// presence change, so they report nothing.
+// seat it held. An instance taken for dead while it was only stalled calls
+// the function given to OnRevived (Service.Revived) for each seat it still
+// holds. Hold and Release are best effort: a failure only delays a presence
+// change, so they report nothing.
 type SeatHolder interface {
 	Hold(ctx context.Context, m Member)
 	Release(ctx context.Context, m Member)
 	OnOrphaned(f func(ctx context.Context, m Member) error)
+	OnRevived(f func(ctx context.Context, m Member) error)
 }
 
 // ForLog returns ev as a store keeps it in the log: without revealed tokens.
