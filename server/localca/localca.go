@@ -15,7 +15,7 @@
 // TLS server certificate:
 //
 //   - Apple, "Requirements for trusted certificates in iOS 13 and macOS
-//     10.15" (support.apple.com/HT210176): RSA keys of at least 2048 bits
+//     10.15" (support.apple.com/en-us/103769, formerly HT210176): RSA keys of at least 2048 bits
 //     (we use ECDSA P-256), SHA-2 signatures (ECDSA with SHA-256), host names
 //     in the Subject Alternative Name extension (the Common Name is not
 //     trusted), the id-kp-serverAuth extended key usage, and a validity of at
