@@ -70,6 +70,9 @@ type config struct {
 	socketsPerIP  int
 	admitsPerIP   int
 	trustProxy    bool
+	tlsMode       string
+	dataDir       string
+	setupAddr     string
 	tlsCert       string
 	tlsKey        string
 	acmeDomains   string
@@ -121,6 +124,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	num(&c.socketsPerIP, "sockets-per-ip", "SOFTLAND_SOCKETS_PER_IP", edge.DefaultSocketsPerIP, "open sockets allowed per client address")
 	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create or join attempts allowed per client address every 10s")
 	boolean(&c.trustProxy, "trust-proxy", "SOFTLAND_TRUST_PROXY", "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+	str(&c.tlsMode, "tls", "SOFTLAND_TLS", "", "\"local\" for home mode: HTTPS on -addr (default "+DefaultLocalAddr+") with a certificate from a certificate authority made on this computer, and a plain-HTTP setup page on -setup-addr that tells phones how to trust it")
+	str(&c.dataDir, "data-dir", "SOFTLAND_DATA_DIR", "", "with -tls local: where the certificate authority is kept (default $XDG_DATA_HOME/softland, else ~/.local/share/softland)")
+	str(&c.setupAddr, "setup-addr", "SOFTLAND_SETUP_ADDR", DefaultSetupAddr, "with -tls local: plain HTTP address of the setup page")
 	str(&c.tlsCert, "tls-cert", "SOFTLAND_TLS_CERT", "", "serve HTTPS with this certificate file (PEM), with -tls-key")
 	str(&c.tlsKey, "tls-key", "SOFTLAND_TLS_KEY", "", "the certificate's private key file (PEM)")
 	str(&c.acmeDomains, "acme-domains", "SOFTLAND_ACME_DOMAINS", "", "comma-separated public names to get certificates for automatically (ACME, e.g. Let's Encrypt); serve on :443")
@@ -140,6 +146,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	addrSet := getenv(envs["addr"]) != ""
+	fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
@@ -154,6 +162,21 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if c.tlsCert != "" && c.acmeDomains != "" {
 		return nil, errors.New("use either -tls-cert/-tls-key or -acme-domains, not both")
+	}
+	switch c.tlsMode {
+	case "":
+		if c.dataDir != "" {
+			return nil, errors.New("-data-dir is for -tls local")
+		}
+	case tlsLocal:
+		if c.tlsCert != "" || c.acmeDomains != "" {
+			return nil, errors.New("-tls local makes its own certificates: leave out -tls-cert, -tls-key and -acme-domains")
+		}
+		if !addrSet {
+			c.addr = DefaultLocalAddr
+		}
+	default:
+		return nil, fmt.Errorf("-tls %q: the only mode is \"local\" (for your own certificate use -tls-cert and -tls-key)", c.tlsMode)
 	}
 	if c.socketsPerIP < 1 || c.admitsPerIP < 1 {
 		return nil, errors.New("sockets-per-ip and admits-per-ip must be at least 1")
@@ -275,6 +298,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	var hm *home
+	var setupLn net.Listener
+	if c.tlsMode == tlsLocal {
+		if hm, err = openHome(c, getenv, logger); err != nil {
+			return err
+		}
+		tlsConf = hm.tlsConfig()
+	}
 	srv := edge.New(edge.Config{
 		Rooms:        rooms,
 		Static:       static.FS,
@@ -283,7 +314,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		SocketsPerIP: c.socketsPerIP,
 		AdmitsPerIP:  c.admitsPerIP,
 		TrustProxy:   c.trustProxy,
-		HSTS:         tlsConf != nil,
+		// Not in home mode: HSTS binds a host on every port (RFC 6797
+		// §8.3), so it would send the phone's next visit to the setup
+		// page, http://HOST:8080, to https://HOST:8080, which nothing
+		// answers.
+		HSTS: tlsConf != nil && hm == nil,
 	})
 
 	ln, err := net.Listen("tcp", c.addr)
@@ -305,6 +340,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		servers, listeners = append(servers, newHTTPServer(challenge, logger)), append(listeners, cl)
 	}
+	if hm != nil {
+		setupLn, err = net.Listen("tcp", c.setupAddr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+		servers, listeners = append(servers, newHTTPServer(hm.setupHandler(ln.Addr()), logger)), append(listeners, setupLn)
+	}
 	if c.pprofAddr != "" {
 		pl, err := net.Listen("tcp", c.pprofAddr)
 		if err != nil {
@@ -318,6 +363,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "softland: listening on %s://%s (%s store)\n", scheme, ln.Addr(), storeName)
 	logger.Info("listening", "addr", ln.Addr().String(), "store", storeName, "scheme", scheme)
+	if hm != nil {
+		if err := hm.announce(stdout, ln.Addr(), setupLn.Addr()); err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return err
+		}
+	}
 
 	served := make(chan error, len(servers))
 	for i, hs := range servers {
