@@ -75,6 +75,10 @@ func (c *conn) handle(msg any) {
 		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
 	case *protocol.Debrief:
 		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
+	case *protocol.PushSubscribe:
+		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.P256dh, Auth: m.Auth, Kinds: m.Kinds})
+	case *protocol.PushUnsubscribe:
+		offset, err = rooms.UnsubscribePush(ctx, mem)
 	case *protocol.Erase:
 		// The erased event and close 4000 are the answer; the room is gone.
 		err = rooms.Erase(ctx, mem)

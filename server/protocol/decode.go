@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -177,6 +179,33 @@ func validate(m any) string {
 			return "round must be a lowercase UUID"
 		}
 		return checkBlob(m.Blob)
+	case *PushSubscribe:
+		return checkPush(m)
+	}
+	return ""
+}
+
+// checkPush checks a subscription's form. Whether its endpoint is a push
+// service the server will call is the room's question (CodePushEndpoint),
+// because the list is the server's configuration, not the protocol's.
+func checkPush(m *PushSubscribe) string {
+	if len(m.Endpoint) > MaxEndpointLen {
+		return fmt.Sprintf("endpoint must be at most %d characters", MaxEndpointLen)
+	}
+	u, err := url.Parse(m.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return "endpoint must be an https URL"
+	}
+	var p [65]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(p[:], []byte(m.P256dh)); err != nil || n != 65 || len(m.P256dh) != 87 {
+		return "p256dh must be 65 bytes in unpadded base64url"
+	}
+	if _, err := ecdh.P256().NewPublicKey(p[:]); err != nil {
+		return "p256dh must be an uncompressed P-256 public key"
+	}
+	var a [16]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(a[:], []byte(m.Auth)); err != nil || n != 16 || len(m.Auth) != 22 {
+		return "auth must be 16 bytes in unpadded base64url"
 	}
 	return ""
 }

@@ -104,6 +104,9 @@ func init() {
 		TypeErase:      Erase{},
 		TypePing:       Ping{},
 		TypeBye:        Bye{},
+
+		TypePushSubscribe:   PushSubscribe{},
+		TypePushUnsubscribe: PushUnsubscribe{},
 	} {
 		registerRequest(typ, reflect.TypeOf(v))
 	}

@@ -53,6 +53,9 @@ type Options struct {
 	// byte-for-byte reproducible runs.
 	Now  func() time.Time
 	Rand io.Reader
+	// Push sends Web Push to sleeping phones; nil sends none, and refuses
+	// subscriptions with CodePushDisabled.
+	Push Pusher
 }
 
 // Service runs rooms. It is safe for concurrent use; all coordination between
@@ -153,7 +156,7 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 	if err := s.store.Create(ctx, st); err != nil {
 		return nil, err
 	}
-	w := welcome(st, 1)
+	w := s.welcome(st, 1)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
 	return s.admit(ctx, Member{Room: st.ID, Seat: 1, Gen: 1}, w, st), nil
@@ -208,7 +211,7 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 	if err != nil {
 		return nil, err
 	}
-	w := welcome(st, 2)
+	w := s.welcome(st, 2)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
 	return s.admit(ctx, m, w, st), nil
@@ -251,7 +254,7 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 	if err != nil {
 		return nil, err
 	}
-	w := welcome(st, m.Seat)
+	w := s.welcome(st, m.Seat)
 	if epoch == st.Epoch && offset > 0 && offset <= st.Offset {
 		evs, complete, err := s.Since(ctx, roomID, epoch, offset)
 		if err != nil {
@@ -282,7 +285,7 @@ func replaySize(evs []protocol.Event) int {
 	return n
 }
 
-func welcome(st *State, seat int) *protocol.Welcome {
+func (s *Service) welcome(st *State, seat int) *protocol.Welcome {
 	w := &protocol.Welcome{
 		Header: protocol.Header{Type: protocol.TypeWelcome},
 		Room:   st.ID,
@@ -293,6 +296,7 @@ func welcome(st *State, seat int) *protocol.Welcome {
 	if !st.Seats[1].Taken {
 		w.InviteExpiresAt = st.InviteExpiresAt
 	}
+	w.Push = s.pushInfo(st, seat)
 	return w
 }
 
@@ -630,6 +634,9 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(evs) > 0 && s.opt.Push != nil {
+		s.opt.Push.Committed(st, evs)
 	}
 	return st, evs, opErr
 }
