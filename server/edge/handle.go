@@ -75,6 +75,8 @@ func (c *conn) handle(msg any) {
 		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
 	case *protocol.Debrief:
 		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
+	case *protocol.Seen:
+		offset, err = rooms.Seen(ctx, mem, m.Offset)
 	case *protocol.PushSubscribe:
 		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.P256dh, Auth: m.Auth, Kinds: m.Kinds})
 	case *protocol.PushUnsubscribe:
