@@ -78,7 +78,7 @@ func (c *conn) handle(msg any) {
 	case *protocol.Seen:
 		offset, err = rooms.Seen(ctx, mem, m.Offset)
 	case *protocol.PushSubscribe:
-		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.P256dh, Auth: m.Auth, Kinds: m.Kinds})
+		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.Keys.P256dh, Auth: m.Keys.Auth, Kinds: m.Kinds})
 	case *protocol.PushUnsubscribe:
 		offset, err = rooms.UnsubscribePush(ctx, mem)
 	case *protocol.Erase:

@@ -197,15 +197,15 @@ func checkPush(m *PushSubscribe) string {
 		return "endpoint must be an https URL"
 	}
 	var p [65]byte
-	if n, err := base64.RawURLEncoding.Strict().Decode(p[:], []byte(m.P256dh)); err != nil || n != 65 || len(m.P256dh) != 87 {
-		return "p256dh must be 65 bytes in unpadded base64url"
+	if n, err := base64.RawURLEncoding.Strict().Decode(p[:], []byte(m.Keys.P256dh)); err != nil || n != 65 || len(m.Keys.P256dh) != 87 {
+		return "keys.p256dh must be 65 bytes in unpadded base64url"
 	}
 	if _, err := ecdh.P256().NewPublicKey(p[:]); err != nil {
-		return "p256dh must be an uncompressed P-256 public key"
+		return "keys.p256dh must be an uncompressed P-256 public key"
 	}
 	var a [16]byte
-	if n, err := base64.RawURLEncoding.Strict().Decode(a[:], []byte(m.Auth)); err != nil || n != 16 || len(m.Auth) != 22 {
-		return "auth must be 16 bytes in unpadded base64url"
+	if n, err := base64.RawURLEncoding.Strict().Decode(a[:], []byte(m.Keys.Auth)); err != nil || n != 16 || len(m.Keys.Auth) != 22 {
+		return "keys.auth must be 16 bytes in unpadded base64url"
 	}
 	return ""
 }

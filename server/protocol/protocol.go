@@ -277,19 +277,25 @@ type Seen struct {
 }
 
 // PushSubscribe registers this seat's Web Push subscription, or replaces the
-// one the server holds, and says which kinds of push the phone wants. The
-// three strings are what PushSubscription.toJSON() gives in a browser:
-// Endpoint, an https URL of a push service on the server's allowlist
-// (CodePushEndpoint otherwise), and the subscription's keys, P256dh (an
-// uncompressed P-256 point, 65 bytes) and Auth (16 bytes), in unpadded
-// base64url. The server keeps them with the room, for as long as the room,
-// and never sends them to the partner.
+// one the server holds, and says which kinds of push the phone wants.
+// Endpoint and Keys are what PushSubscription.toJSON() gives in a browser
+// (its expirationTime is not sent): Endpoint, an https URL of a push service
+// on the server's allowlist (CodePushEndpoint otherwise), and the
+// subscription's keys. The server keeps them with the room, for as long as
+// the room, and never sends them to the partner or back to the phone.
 type PushSubscribe struct {
 	Header
 	Endpoint string    `json:"endpoint"`
-	P256dh   string    `json:"p256dh"`
-	Auth     string    `json:"auth"`
+	Keys     PushKeys  `json:"keys"`
 	Kinds    PushKinds `json:"kinds"`
+}
+
+// PushKeys are a push subscription's keys, in unpadded base64url: P256dh,
+// the phone's uncompressed P-256 public key (65 bytes), which every push is
+// encrypted to, and Auth, the 16-byte authentication secret (RFC 8291).
+type PushKeys struct {
+	P256dh string `json:"p256dh"`
+	Auth   string `json:"auth"`
 }
 
 // PushKinds says which events wake this phone. Every field is required, so

@@ -61,6 +61,9 @@ const (
 	// knock that arrives much later helps nobody: the phone catches up by
 	// offset when it is opened anyway.
 	DefaultTTL = 15 * time.Minute
+	// KeyRefresh is how often Run renews the shared VAPID key's expiry,
+	// well within the day it is given beyond a room's idle time.
+	KeyRefresh = 6 * time.Hour
 )
 
 // Outcomes, the fixed values of the metrics' outcome label.
@@ -83,6 +86,9 @@ type Rooms interface {
 // Config configures a Sender. Zero values take the defaults.
 type Config struct {
 	Keys *Keys
+	// KeyStore, when set, is where Keys is shared with the other
+	// instances; Run refreshes its expiry every KeyRefresh.
+	KeyStore KeyStore
 	// Contact is the VAPID subject, a mailto: or https: URL (CheckContact);
 	// "" takes DefaultContact.
 	Contact string
@@ -316,6 +322,9 @@ func (s *Sender) count(kind, outcome string) {
 // stops the waiting timers and returns once every worker has.
 func (s *Sender) Run(ctx context.Context, rooms Rooms) {
 	var wg sync.WaitGroup
+	if s.cfg.KeyStore != nil {
+		wg.Go(func() { s.keepKey(ctx) })
+	}
 	for range s.cfg.Workers {
 		wg.Add(1)
 		go func() {
@@ -342,8 +351,41 @@ func (s *Sender) Run(ctx context.Context, rooms Rooms) {
 	wg.Wait()
 }
 
-// handle decides on one job with the room as it is now and sends the push
-// when the phone is not demonstrably online.
+// keepKey renews the shared VAPID key's expiry every KeyRefresh until ctx
+// ends, so the key outlives every room that may hold a subscription made
+// with it.
+func (s *Sender) keepKey(ctx context.Context) {
+	t := time.NewTicker(KeyRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		kctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+		stored, err := s.cfg.KeyStore.VAPIDKey(kctx, s.cfg.Keys.Private())
+		cancel()
+		switch {
+		case err != nil:
+			s.log.Warn("push: could not renew the shared VAPID key", "err", err)
+		case stored != s.cfg.Keys.Private():
+			// The stored key was lost (Redis emptied) and another
+			// instance stored its own: the instances now disagree, and
+			// phones subscribed with one key are refused pushes signed
+			// with the other until every instance restarts.
+			s.log.Error("push: the shared VAPID key changed under this instance; restart every instance")
+		}
+	}
+}
+
+// handle decides on one job with the room as it is now. A phone that has
+// confirmed the event (Seat.Seen, its receipts) gets no push. One that is
+// online is given the grace to confirm it: its socket is live and was sent
+// the event, but a frozen tab or a phone that locked a moment ago keeps a
+// socket that looks online while running no JavaScript, so being online
+// is not enough. Any other phone, away or reconnecting or unreachable, is
+// pushed at once.
 func (s *Sender) handle(ctx context.Context, rooms Rooms, j job) {
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	st, err := rooms.Load(lctx, j.room)
@@ -359,7 +401,7 @@ func (s *Sender) handle(ctx context.Context, rooms Rooms, j job) {
 	if st.Erased || !se.Taken || !se.Push.Wants(j.kind) {
 		return // unsubscribed, or switched this kind off, since
 	}
-	if s.confirmed(st, j) {
+	if se.Seen >= j.offset {
 		s.count(j.kind, OutcomeConfirmed)
 		return
 	}
@@ -369,14 +411,6 @@ func (s *Sender) handle(ctx context.Context, rooms Rooms, j job) {
 		return
 	}
 	s.send(ctx, rooms, j, se.Push)
-}
-
-// confirmed reports whether the seat's phone has shown it has the event.
-// Until phones confirm delivery per event, a phone still online once the
-// grace has passed is taken to have it: its socket is live, and it was sent
-// the event on it.
-func (s *Sender) confirmed(st *room.State, j job) bool {
-	return j.graced && st.Seats[j.seat-1].Presence == protocol.PresenceOnline
 }
 
 // send makes one attempt at a push.

@@ -22,10 +22,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return redis.call('GET', KEYS[1])
 `)
 
-// VAPIDKey implements push.KeyStore. The key lives a day longer than a room
-// may stay idle, and each instance refreshes it at start and then daily
-// (RefreshVAPIDKey): while any room that may hold a subscription lives, so
-// does the key it was made with.
+// VAPIDKey implements push.KeyStore. Like every key Softland stores, it
+// expires: it lives a day longer than a room may stay idle, and each instance
+// renews it at start and then every few hours (push.KeyRefresh), so while
+// any room that may hold a subscription lives, so does the key it was made
+// with. Once every instance has been down longer than that, every room is
+// gone too, and a fresh key costs nothing.
 func (s *Store) VAPIDKey(ctx context.Context, fresh string) (string, error) {
 	ttl := s.opt.IdleTTL + 24*time.Hour
 	return vapidScript.Run(ctx, s.client, []string{vapidKey}, fresh, ttl.Milliseconds()).Text()
