@@ -243,7 +243,7 @@ func checkVAPID(h, origin string) (sub string, err error) {
 	case claims.Exp <= now || claims.Exp > now+24*3600:
 		return "", errors.New("exp is not within the next 24 hours")
 	case !strings.HasPrefix(claims.Sub, "mailto:") && !strings.HasPrefix(claims.Sub, "https://"):
-		return "", fmt.Errorf("sub %q is neither mailto: nor https:", claims.Sub)
+		return "", fmt.Errorf("sub %q is not a mailto: or https:// URL", claims.Sub)
 	case strings.HasPrefix(claims.Sub, "mailto:mailto:"):
 		return "", errors.New("sub says mailto: twice")
 	}
