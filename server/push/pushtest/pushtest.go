@@ -97,16 +97,22 @@ func (s *Service) Answer(f func(n int) int) {
 
 // Subscribe makes a new subscription, as PushManager.subscribe would.
 func (s *Service) Subscribe() *Sub {
+	id := make([]byte, 16)
+	rand.Read(id)
+	return s.SubscribeAs(base64.RawURLEncoding.EncodeToString(id))
+}
+
+// SubscribeAs makes a new subscription whose endpoint ends in name, so a
+// test can look for it (a privacy canary).
+func (s *Service) SubscribeAs(name string) *Sub {
 	key, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	auth := make([]byte, 16)
 	rand.Read(auth)
-	id := make([]byte, 16)
-	rand.Read(id)
 	sub := &Sub{
-		Endpoint: s.URL + "/push/" + base64.RawURLEncoding.EncodeToString(id),
+		Endpoint: s.URL + "/push/" + name,
 		P256dh:   base64.RawURLEncoding.EncodeToString(key.PublicKey().Bytes()),
 		Auth:     base64.RawURLEncoding.EncodeToString(auth),
 		key:      key,
