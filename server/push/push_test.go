@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,12 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"softland/client"
 	"softland/server/memstore"
 	"softland/server/metrics"
 	"softland/server/protocol"
 	"softland/server/push"
 	"softland/server/push/pushtest"
 	"softland/server/room"
+	"softland/server/servertest"
 )
 
 // outcome is one counted push decision, as Config.Observe hears it.
@@ -500,5 +503,90 @@ func TestNoSubscriptionInLogsOrMetrics(t *testing.T) {
 		if strings.Contains(where.text, "/push/") {
 			t.Errorf("%s carry an endpoint path", where.name)
 		}
+	}
+}
+
+// TestWelcomeOffersKeyAndSubscription: a welcome carries the VAPID public
+// key, and once the seat subscribed, the kinds the server holds for it.
+func TestWelcomeOffersKeyAndSubscription(t *testing.T) {
+	svc := pushtest.Start(t)
+	keys := mustKeys(t)
+	in := newInstance(t, newMemStore(t), svc, keys, io.Discard, nil)
+	ctx := context.Background()
+	sum := sha256.Sum256(make([]byte, 32))
+	c, err := in.rooms.Create(ctx, base64.RawURLEncoding.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Welcome
+	if w.Push == nil || w.Push.Key != keys.Public() || w.Push.Kinds != nil {
+		t.Fatalf("create's welcome push = %+v, want the key and no kinds", w.Push)
+	}
+	kinds := protocol.PushKinds{Pause: true, Debrief: true}
+	subscribe(t, in, c.Member, svc.Subscribe(), kinds)
+	r, err := in.rooms.Resume(ctx, c.Member.Room, w.Device, w.Epoch, w.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Welcome.Push; p == nil || p.Key != keys.Public() || p.Kinds == nil || *p.Kinds != kinds {
+		t.Fatalf("resume's welcome push = %+v, want the key and %+v", p, kinds)
+	}
+	if _, err := in.rooms.UnsubscribePush(ctx, r.Member); err != nil {
+		t.Fatal(err)
+	}
+	r, err = in.rooms.Resume(ctx, c.Member.Room, w.Device, w.Epoch, w.Offset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Welcome.Push; p == nil || p.Kinds != nil {
+		t.Fatalf("after unsubscribing, welcome push = %+v, want no kinds", p)
+	}
+}
+
+// TestSubscribeOverTheWire: push.subscribe through a real socket is
+// refused with push_disabled by a server without Web Push, and with
+// push_endpoint for an endpoint off the list, in words that do not quote
+// it.
+func TestSubscribeOverTheWire(t *testing.T) {
+	svc := pushtest.Start(t)
+	sub := svc.Subscribe()
+	keys := protocol.PushKeys{P256dh: sub.P256dh, Auth: sub.Auth}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := func(err error) string {
+		var ce *client.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("error %v is not a refusal", err)
+		}
+		return ce.Code
+	}
+
+	off := servertest.Start(t)
+	a, _, err := client.Create(ctx, off.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.SubscribePush(ctx, sub.Endpoint, keys, allKinds); code(err) != protocol.CodePushDisabled {
+		t.Fatalf("without Web Push: %v", err)
+	}
+
+	in := newInstance(t, newMemStore(t), svc, mustKeys(t), io.Discard, nil)
+	on := servertest.Start(t, servertest.Options{Room: room.Options{Push: in.sender}})
+	b, _, err := client.Create(ctx, on.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	bad := "https://push.internal.example/" + sub.Auth
+	err = b.SubscribePush(ctx, bad, keys, allKinds)
+	if code(err) != protocol.CodePushEndpoint || strings.Contains(err.Error(), sub.Auth) {
+		t.Fatalf("endpoint off the list: %v", err)
+	}
+	if err := b.SubscribePush(ctx, sub.Endpoint, keys, allKinds); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.UnsubscribePush(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
