@@ -416,18 +416,22 @@ func (s *Sender) handle(ctx context.Context, rooms Rooms, j job) {
 // send makes one attempt at a push.
 //
 // webpush-go v1.4.0 is used with these workarounds:
-//   - it writes its padding into the message's backing array (fixed after
-//     v1.4.0, #83), so the message is a fresh slice with no spare capacity;
+//   - it pads by writing to a bytes.Buffer made from the message, which
+//     writes into the spare capacity of the caller's backing array: the
+//     message is a fresh slice with none;
 //   - it prefixes "mailto:" to any subscriber that is not https (subscriber);
-//   - it ignores Options.VapidExpiration (fixed after v1.4.0, #74) and signs
-//     for 12 hours, within RFC 8292's 24; nothing to do but know it;
+//   - it ignores Options.VapidExpiration (issue #73) and always signs for
+//     12 hours, within RFC 8292's 24 and with room for clock skew; nothing to
+//     do but know it (pushtest checks the expiry);
 //   - its default client has no timeout and follows redirects: New gives it
 //     one that has and does not;
 //   - it leaves the response to the caller, whose body is drained and closed
 //     here so the connection is reused.
 //
-// The "WebPush" authorization scheme that the main branch added later is the
-// pre-RFC one; v1.4.0's "vapid t=…, k=…" is RFC 8292's and is what is wanted.
+// Its main branch since added an AuthScheme option (#84) for the older
+// "WebPush" scheme some services took; it still defaults to v1.4.0's
+// "vapid t=…, k=…", RFC 8292's, which FCM, Mozilla, Apple and Windows take,
+// so nothing is lost by staying on the release the module proxy serves.
 func (s *Sender) send(ctx context.Context, rooms Rooms, j job, sub *room.PushSub) {
 	body, _ := json.Marshal(protocol.PushMessage{V: protocol.Version, Kind: j.kind, Offset: j.offset})
 	msg := make([]byte, len(body)) // len == cap: see above
