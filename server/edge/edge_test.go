@@ -629,6 +629,73 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestLiveness: a socket that stays open but sends nothing for the liveness
+// window makes its seat unreachable for the partner, and its next message
+// makes it online again, before that message is answered. Alex keeps
+// talking throughout; Sam says nothing after joining.
+func TestLiveness(t *testing.T) {
+	const window = 300 * time.Millisecond
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{LivenessWindow: window}})
+	a, b := phonetest.Pair(t, srv)
+	start := time.Now()
+	var gone phonetest.Frame
+	for gone.Kind == "" {
+		if time.Since(start) > phonetest.WaitFor {
+			t.Fatal("the silent seat never became unreachable")
+		}
+		for _, f := range a.Sync() {
+			if f.Kind == protocol.KindPresence && f.Seat == 2 {
+				gone = f
+				break
+			}
+		}
+		time.Sleep(window / 4)
+	}
+	if gone.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("silent seat: %s", gone.Raw)
+	}
+	if since := time.Since(start); since < window {
+		t.Fatalf("unreachable after %v, before the window of %v had passed", since, window)
+	}
+	// The silent socket is open: it hears about itself too.
+	if f := b.Until(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("the silent phone's own view: %s", f.Raw)
+	}
+	// Sam's next message brings the seat back, ahead of its answer.
+	id := b.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	if f := b.Expect(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceOnline {
+		t.Fatalf("back: %s", f.Raw)
+	}
+	b.Expect(protocol.KindPaused)
+	if f := b.Expect(protocol.TypeAck); f.ID != id {
+		t.Fatalf("ack: %s", f.Raw)
+	}
+	if f := seatPresence(a, 2); f.Presence != protocol.PresenceOnline {
+		t.Fatalf("partner after the message: %s", f.Raw)
+	}
+	// Sam, silent again, becomes unreachable again (and so does Alex, who
+	// stopped talking too); a resume on a new socket is online at once.
+	if f := seatPresence(a, 2); f.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("silent again: %s", f.Raw)
+	}
+	b.Drop()
+	nb, w := phonetest.Reconnect(t, srv, b.Credentials, 0)
+	if w.Snapshot == nil || w.Snapshot.Presence[1] != protocol.PresenceOnline {
+		t.Fatalf("resumed: %s", w.Raw)
+	}
+	nb.Sync()
+}
+
+// seatPresence reads p's frames until a presence event about seat and
+// returns it.
+func seatPresence(p *phonetest.Phone, seat int) phonetest.Frame {
+	for {
+		if f := p.Next(); f.Kind == protocol.KindPresence && f.Seat == seat {
+			return f
+		}
+	}
+}
+
 func TestSecondSocketForSeatReplacesFirst(t *testing.T) {
 	srv := servertest.Start(t)
 	a, b := phonetest.Pair(t, srv)
