@@ -252,13 +252,23 @@ func (c *conn) read() websocket.StatusCode {
 		}
 		c.alive()
 		if !c.limiter.Allow() {
-			strikes++
-			if strikes >= floodStrikes {
-				c.s.log.Info("ws closed", "room", c.logID(), "reason", "flood")
-				c.fail(websocket.StatusPolicyViolation, "too many messages")
-				continue
+			// Every dropped message is answered, with its id when it can
+			// be read, so the phone knows what to send again.
+			id := ""
+			if typ == websocket.MessageText {
+				id = protocol.RequestID(data)
 			}
-			c.sendError("", protocol.CodeRateLimited, "too many messages; slow down")
+			c.sendError(id, protocol.CodeRateLimited, "too many messages; slow down")
+			if strikes++; strikes >= floodStrikes {
+				// The close goes behind every answer already owed: the
+				// writer sends them, then closes. Nothing more is read:
+				// what the phone sent after this is discarded unread by
+				// the close handshake, as after any close frame.
+				c.s.log.Info("ws closed", "room", c.logID(), "reason", "flood")
+				c.queue(&outItem{close: websocket.StatusPolicyViolation, closeMsg: "too many messages"})
+				<-c.ctx.Done()
+				return -1
+			}
 			continue
 		}
 		strikes = 0

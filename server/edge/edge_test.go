@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -747,6 +748,79 @@ func TestFloodLimited(t *testing.T) {
 		}
 	}
 	p.ExpectClose(websocket.StatusPolicyViolation)
+}
+
+// TestFloodAnswersEverything: a phone in a room sends 200 pings at once
+// without reading. With the default limits (20 a second, bursts of 40) the
+// first 40 or so are answered with pong, then each dropped one with
+// rate_limited carrying its id, and the 20th drop in a row closes the
+// socket with 1008 — after every one of those answers. What the phone sent
+// after that is discarded unread: the answered ids are exactly 1…n, in
+// order, each answered once.
+func TestFloodAnswersEverything(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, srv.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	raw, _ := phonetest.NewKey()
+	create, _ := protocol.Marshal(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate, ID: "c"}, JoinKeyHash: phonetest.KeyHash(raw)})
+	if err := ws.Write(ctx, websocket.MessageText, create); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := ws.Read(ctx); err != nil || !bytes.Contains(b, []byte(`"welcome"`)) {
+		t.Fatalf("create: %s %v", b, err)
+	}
+	const sent = 200
+	for i := 1; i <= sent; i++ {
+		frame := fmt.Sprintf(`{"v":1,"type":"ping","id":"p%d"}`, i)
+		if ws.Write(ctx, websocket.MessageText, []byte(frame)) != nil {
+			break // the server has closed: the rest would be discarded anyway
+		}
+	}
+	var answers []phonetest.Frame
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+				t.Fatalf("socket ended with %v, want close 1008", err)
+			}
+			break
+		}
+		var f phonetest.Frame
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("bad frame %s: %v", b, err)
+		}
+		f.Raw = b
+		answers = append(answers, f)
+	}
+	pongs, limited, run := 0, 0, 0
+	for i, f := range answers {
+		if want := fmt.Sprintf("p%d", i+1); f.ID != want {
+			t.Fatalf("answer %d is %s, want the answer to %s: every request up to the last answered gets one answer, in order", i+1, f.Raw, want)
+		}
+		switch {
+		case f.Type == protocol.TypePong:
+			pongs++
+			run = 0
+		case f.Type == protocol.TypeError && f.Code == protocol.CodeRateLimited:
+			limited++
+			run++
+		default:
+			t.Fatalf("answer %d: %s", i+1, f.Raw)
+		}
+	}
+	t.Logf("%d pongs, %d rate_limited, %d of %d pings discarded after the close", pongs, limited, sent-len(answers), sent)
+	// The burst covers every message, the create included.
+	if pongs < edge.DefaultBurst-1 {
+		t.Errorf("%d pongs; the rest of the burst of %d after the create is owed a pong each", pongs, edge.DefaultBurst)
+	}
+	if run != 20 {
+		t.Errorf("the answers end with %d rate_limited in a row; the socket closes after the 20th", run)
+	}
 }
 
 // TestDeadPeerReaped: the server pings every socket and keeps pinging while
