@@ -1,5 +1,6 @@
-// Softland's service worker: the app shell works offline, and a release
-// reaches phones on their next load.
+// Softland's service worker: the app shell works offline, a release
+// reaches phones on their next load, and a Web Push wakes a sleeping phone
+// with a notification (at the end of this file).
 //
 // Network first for the shell: every request goes to the server (which
 // answers "no-cache" with content-hash ETags, so an unchanged file costs a
