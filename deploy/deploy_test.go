@@ -75,6 +75,7 @@ func moduleRoot(t *testing.T) string {
 var (
 	flagDefRE   = regexp.MustCompile(`\b(str|dur|num|boolean)\(&[^,]+,\s*"([a-z0-9-]+)",\s*"(SOFTLAND_[A-Z0-9_]+)"`)
 	envLitRE    = regexp.MustCompile(`"(SOFTLAND_[A-Z0-9_]+)"`)
+	envOnlyRE   = regexp.MustCompile(`\bgetenv\("(SOFTLAND_[A-Z0-9_]+)"\)`)
 	defAddrRE   = regexp.MustCompile(`DefaultAddr\s*=\s*"([^"]*)"`)
 	defDrainRE  = regexp.MustCompile(`DefaultDrainTimeout\s*=\s*(\d+)\s*\*\s*time\.Second`)
 	envNameRE   = regexp.MustCompile(`SOFTLAND_[A-Z0-9_]+`)
@@ -101,6 +102,13 @@ func loadFlags(t *testing.T) serverFlags {
 	}
 	for _, m := range strDefaultRE.FindAllStringSubmatch(string(src), -1) {
 		f.defaults[m[1]] = m[2]
+	}
+	// Settings read only from the environment (secrets, which a flag would
+	// show in the process list), as getenv("SOFTLAND_…"); any string goes.
+	for _, m := range envOnlyRE.FindAllStringSubmatch(string(src), -1) {
+		if _, ok := f.kinds[m[1]]; !ok {
+			f.kinds[m[1]] = "env"
+		}
 	}
 	// Every SOFTLAND_* literal in the source must have been understood
 	// above; otherwise the helpers changed and this parser must follow.

@@ -1,5 +1,6 @@
-// Softland's service worker: the app shell works offline, and a release
-// reaches phones on their next load.
+// Softland's service worker: the app shell works offline, a release
+// reaches phones on their next load, and a Web Push wakes a sleeping phone
+// with a notification (at the end of this file).
 //
 // Network first for the shell: every request goes to the server (which
 // answers "no-cache" with content-hash ETags, so an unchanged file costs a
@@ -75,3 +76,51 @@ async function networkFirst(req, key) {
     throw err;
   }
 }
+
+// Web Push (docs/protocol.md §14). A push is only a knock: its decrypted
+// data is {"v", "kind", "offset"}, never a name, a need or a word. A
+// notification is shown for every push, because browsers (iOS above all)
+// revoke a subscription whose pushes show nothing. Its text is the phone's,
+// never the server's; the default is discreet, so a locked screen says
+// nothing about the couple. Tapping it opens the app, which resumes from
+// its own stored offset and shows what happened.
+const DISCREET = 'Softland — open when you can';
+const KINDS = ['pause', 'checkin', 'debrief', 'space'];
+
+function readPush(data) {
+  try {
+    const m = data ? data.json() : null;
+    if (m && m.v === 1 && KINDS.includes(m.kind) && Number.isSafeInteger(m.offset)) return { kind: m.kind, offset: m.offset };
+  } catch {
+    // Not JSON: still a knock.
+  }
+  return null;
+}
+
+self.addEventListener('push', (event) => {
+  const msg = readPush(event.data);
+  event.waitUntil(
+    self.registration.showNotification(DISCREET, {
+      // One notification at a time: a new knock replaces the last.
+      tag: 'softland',
+      renotify: true,
+      icon: '/icons/icon-192.png',
+      data: msg,
+    }),
+  );
+});
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil(
+    (async () => {
+      const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+      const open = wins.find((c) => new URL(c.url).origin === self.location.origin);
+      if (open) {
+        await open.focus();
+        return;
+      }
+      await self.clients.openWindow('/');
+    })(),
+  );
+});

@@ -75,6 +75,12 @@ func (c *conn) handle(msg any) {
 		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
 	case *protocol.Debrief:
 		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
+	case *protocol.Seen:
+		offset, err = rooms.Seen(ctx, mem, m.Offset)
+	case *protocol.PushSubscribe:
+		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.Keys.P256dh, Auth: m.Keys.Auth, Kinds: m.Kinds})
+	case *protocol.PushUnsubscribe:
+		offset, err = rooms.UnsubscribePush(ctx, mem)
 	case *protocol.Erase:
 		// The erased event and close 4000 are the answer; the room is gone.
 		err = rooms.Erase(ctx, mem)
@@ -142,6 +148,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	c.roomLog.Store(logID(a.Member.Room))
 	c.authed.Store(true)
 	c.s.claimSeat(c)
+	c.watchLiveness(a.Member)
 	a.Welcome.ID = id
 	c.s.log.Info("ws admitted", "room", c.logID(), "seat", a.Member.Seat)
 	c.queue(&outItem{welcome: a})

@@ -26,6 +26,8 @@ type Metrics struct {
 	Events         *prometheus.CounterVec // by event kind, per socket it was sent to
 	Reveal         prometheus.Histogram   // completing submit received → reveal committed
 	RequestLatency *prometheus.HistogramVec
+	Pushes         *prometheus.CounterVec // Web Push, by kind and outcome (fixed strings)
+	PushQueue      prometheus.Gauge       // pushes waiting: queued, in their grace or backing off
 }
 
 // New returns a fresh set of collectors, registered with Go and process
@@ -65,8 +67,14 @@ func New() *Metrics {
 			Help:    "Time to handle a request, by message type.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
 		}, []string{"type"}),
+		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "softland_pushes_total", Help: "Web Push decisions and attempts, by kind (pause, checkin, debrief, space) and outcome (sent, confirmed, gone, rejected, retried, failed, dropped).",
+		}, []string{"kind", "outcome"}),
+		PushQueue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "softland_push_pending", Help: "Web Pushes waiting on this instance: queued, in their grace period or backing off.",
+		}),
 	}
-	r.MustRegister(m.Sockets, m.Admitted, m.Resumes, m.Requests, m.Errors, m.Closes, m.Events, m.Reveal, m.RequestLatency,
+	r.MustRegister(m.Sockets, m.Admitted, m.Resumes, m.Requests, m.Errors, m.Closes, m.Events, m.Reveal, m.RequestLatency, m.Pushes, m.PushQueue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

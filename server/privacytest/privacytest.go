@@ -24,7 +24,10 @@ import (
 	"softland/client"
 	"softland/client/keys"
 	"softland/client/rules"
+	"softland/server/metrics"
 	"softland/server/protocol"
+	"softland/server/push"
+	"softland/server/push/pushtest"
 	"softland/server/servertest"
 	"softland/static"
 )
@@ -62,9 +65,35 @@ func Run(t *testing.T, setup Setup) {
 	logs := &lockedBuffer{}
 	opts := setup.Options
 	opts.Edge.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Web Push, to a local push service: the subscription is data a phone
+	// fills too, and the sender logs and counts.
+	pushSvc := pushtest.Start(t)
+	if opts.Edge.Metrics == nil {
+		opts.Edge.Metrics = metrics.New()
+	}
+	sender, err := push.New(push.Config{
+		Keys:     mustKeys(t),
+		Contact:  "mailto:care@softland.example",
+		Services: []string{pushSvc.Host()},
+		Client:   pushSvc.Client(),
+		Grace:    50 * time.Millisecond,
+		Backoff:  time.Millisecond,
+		Attempts: 2,
+		Logger:   opts.Edge.Logger,
+		Metrics:  opts.Edge.Metrics,
+	})
+	must(t, err)
+	opts.Room.Push = sender
 	srv := servertest.Start(t, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	pushCtx, stopPush := context.WithCancel(ctx)
+	pushDone := make(chan struct{})
+	go func() {
+		defer close(pushDone)
+		sender.Run(pushCtx, srv.Rooms)
+	}()
+	defer func() { stopPush(); <-pushDone }()
 
 	a, link, err := client.Create(ctx, srv.URL)
 	must(t, err)
@@ -76,6 +105,14 @@ func Run(t *testing.T, setup Setup) {
 	k, err := keys.Derive(link.Secret)
 	must(t, err)
 	secrets = append(secrets, k.JoinKey(), k.JoinKeyHash())
+
+	// Sam's phone lets the server wake it. The subscription is stored with
+	// the room by design, so the store is not searched for it; everything
+	// else is.
+	sub := pushSvc.SubscribeAs(canary + "-endpoint")
+	must(t, b.SubscribePush(ctx, sub.Endpoint, protocol.PushKeys{P256dh: sub.P256dh, Auth: sub.Auth},
+		protocol.PushKinds{Pause: true, Checkin: true, Debrief: true, Space: true}))
+	subSecrets := []string{sub.P256dh, sub.Auth}
 
 	// Sealed fields carry canaries in their plaintext.
 	must(t, a.Settings(ctx, client.SharedSettings{PauseWord: canary + "-pauseword", Signals: []string{canary + "-signal"}}))
@@ -100,7 +137,21 @@ func Run(t *testing.T, setup Setup) {
 	// unknown fields, epochs. Their error frames come back to the sender only
 	// and must not echo them either.
 	errorFrames := sendBadFrames(t, srv.WSURL(), a.Room())
+	errorFrames += sendBadPush(t, b, sub)
 	must(t, a.CloseRound(ctx, round))
+
+	// Sam's phone goes to sleep; Alex pauses. The push service answers 503,
+	// then 410, so the sender logs a retry and forgets the subscription.
+	pushSvc.Answer(func(n int) int {
+		if n%2 == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusGone
+	})
+	must(t, b.Close())
+	must(t, a.Pause(ctx))
+	for m := pushSvc.Next(); m.Status != http.StatusGone; m = pushSvc.Next() {
+	}
 
 	metricsPage := get(t, srv.URL+"/metrics")
 	var store string
@@ -115,10 +166,31 @@ func Run(t *testing.T, setup Setup) {
 		store = string(dump)
 	}
 	must(t, a.Erase(ctx))
-	// Let the server finish writing its logs about the erase.
+	// Let the server finish writing its logs about the erase, and the
+	// sender its logs about the push.
 	srv.Close()
+	stopPush()
+	<-pushDone
+	// That the erase removes the subscription from the store is checked
+	// where the store can be read whole afterwards: server/push's
+	// TestTwoInstancesPushOnce (Redis) and TestEraseDeletesSubscription.
 
 	places := map[string]string{"logs": logs.String(), "metrics": metricsPage, "error frames": errorFrames, "store": store}
+	for _, place := range []string{"logs", "metrics", "error frames"} {
+		for _, s := range subSecrets {
+			if strings.Contains(places[place], s) {
+				t.Errorf("%s contain a push subscription key: %s", place, around(places[place], s))
+			}
+		}
+	}
+	// The store holds the subscription by design (only under the room's
+	// keys: see the Redis store's audit); the canary search below must not
+	// count it.
+	store = strings.ReplaceAll(store, sub.Endpoint, "")
+	places["store"] = store
+	if !strings.Contains(logs.String(), "push") {
+		t.Errorf("the logs hold no push line; were pushes sent?")
+	}
 	for place, text := range places {
 		if strings.Contains(text, canary) {
 			t.Errorf("%s contain a canary: %s", place, around(text, canary))
@@ -137,6 +209,38 @@ func Run(t *testing.T, setup Setup) {
 	if !strings.Contains(logs.String(), `"room":"`) {
 		t.Errorf("the logs hold no room line at all; is the logger wired?")
 	}
+}
+
+// sendBadPush sends subscriptions a server must refuse, with canaries
+// where a phone could put them, and returns the errors.
+func sendBadPush(t *testing.T, c *client.Client, sub *pushtest.Sub) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kinds := protocol.PushKinds{Pause: true}
+	var out strings.Builder
+	for _, bad := range []struct {
+		endpoint string
+		keys     protocol.PushKeys
+	}{
+		{"https://" + canary + ".example/push/x", protocol.PushKeys{P256dh: sub.P256dh, Auth: sub.Auth}},
+		{"http://" + canary + ".example/push/x", protocol.PushKeys{P256dh: sub.P256dh, Auth: sub.Auth}},
+		{sub.Endpoint, protocol.PushKeys{P256dh: canary, Auth: sub.Auth}},
+		{sub.Endpoint, protocol.PushKeys{P256dh: sub.P256dh, Auth: canary}},
+	} {
+		err := c.SubscribePush(ctx, bad.endpoint, bad.keys, kinds)
+		if err == nil {
+			t.Errorf("a bad subscription was taken")
+			continue
+		}
+		out.WriteString(err.Error() + "\n")
+	}
+	return out.String()
+}
+
+func mustKeys(t *testing.T) *push.Keys {
+	k, err := push.NewKeys()
+	must(t, err)
+	return k
 }
 
 func waitRound(t *testing.T, c *client.Client, round string) {

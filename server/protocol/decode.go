@@ -2,8 +2,10 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -68,6 +70,18 @@ func DecodeRequest(data []byte) (any, error) {
 		return nil, refuse(s.id, CodeBadRequest, msg)
 	}
 	return m, nil
+}
+
+// RequestID returns the id an error to the frame data would echo: the
+// request's id when it can be read (see DecodeRequest), else "". The edge
+// answers a message it drops for flooding with it, without decoding the
+// rest, so the phone knows which request to send again.
+func RequestID(data []byte) string {
+	s := scanFrame(data)
+	if s.idLong {
+		return ""
+	}
+	return s.id
 }
 
 const msgNotObject = "frame is not a JSON object with v, type and id"
@@ -177,6 +191,33 @@ func validate(m any) string {
 			return "round must be a lowercase UUID"
 		}
 		return checkBlob(m.Blob)
+	case *PushSubscribe:
+		return checkPush(m)
+	}
+	return ""
+}
+
+// checkPush checks a subscription's form. Whether its endpoint is a push
+// service the server will call is the room's question (CodePushEndpoint),
+// because the list is the server's configuration, not the protocol's.
+func checkPush(m *PushSubscribe) string {
+	if len(m.Endpoint) > MaxEndpointLen {
+		return fmt.Sprintf("endpoint must be at most %d characters", MaxEndpointLen)
+	}
+	u, err := url.Parse(m.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return "endpoint must be an https URL"
+	}
+	var p [65]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(p[:], []byte(m.Keys.P256dh)); err != nil || n != 65 || len(m.Keys.P256dh) != 87 {
+		return "keys.p256dh must be 65 bytes in unpadded base64url"
+	}
+	if _, err := ecdh.P256().NewPublicKey(p[:]); err != nil {
+		return "keys.p256dh must be an uncompressed P-256 public key"
+	}
+	var a [16]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(a[:], []byte(m.Keys.Auth)); err != nil || n != 16 || len(m.Keys.Auth) != 22 {
+		return "keys.auth must be 16 bytes in unpadded base64url"
 	}
 	return ""
 }

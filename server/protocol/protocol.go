@@ -35,6 +35,9 @@ const (
 	MaxBlobLen = 8192
 	// MaxIDLen bounds a request id chosen by a phone.
 	MaxIDLen = 64
+	// MaxEndpointLen bounds a Web Push endpoint URL. Real ones are a few
+	// hundred characters (Windows' are the longest).
+	MaxEndpointLen = 1024
 )
 
 // Client-to-server message types.
@@ -53,6 +56,10 @@ const (
 	TypeErase      = "erase"        // erase the room for both; Erase
 	TypePing       = "ping"         // application-level liveness; Ping
 	TypeBye        = "bye"          // leaving on purpose: partner sees "away"; Bye
+	TypeSeen       = "seen"         // this phone applied every event up to an offset; Seen
+
+	TypePushSubscribe   = "push.subscribe"   // register or replace this seat's Web Push subscription; PushSubscribe
+	TypePushUnsubscribe = "push.unsubscribe" // forget this seat's Web Push subscription; PushUnsubscribe
 )
 
 // Server-to-client message types that are not events.
@@ -81,6 +88,7 @@ const (
 	KindDebriefSubmitted = "debrief.submitted" // a seat handed in its debrief
 	KindDebriefReleased  = "debrief.released"  // both debriefs, to both, at once
 	KindErased           = "erased"            // the room is gone
+	KindDelivered        = "delivered"         // a seat's phone confirmed it has the events up to Seen
 )
 
 // Presence states.
@@ -88,6 +96,10 @@ const (
 	PresenceOnline       = "online"
 	PresenceReconnecting = "reconnecting" // the socket dropped without a goodbye
 	PresenceAway         = "away"         // the phone said bye or was never back
+	// PresenceUnreachable: the socket is open but the phone has sent nothing
+	// for the liveness window (a frozen page, a locked phone): what is sent
+	// to it may sit unread.
+	PresenceUnreachable = "unreachable"
 )
 
 // Round close reasons.
@@ -118,6 +130,8 @@ const (
 	CodeRateLimited      = "rate_limited"      // too many messages; slow down
 	CodeUnavailable      = "unavailable"       // the store cannot be reached; retry
 	CodeInternal         = "internal"          // anything else
+	CodePushDisabled     = "push_disabled"     // this server sends no Web Push
+	CodePushEndpoint     = "push_endpoint"     // the subscription's endpoint is not on the server's list of push services
 )
 
 // Close codes beyond RFC 6455's. The standard ones Softland sends are 1000
@@ -250,6 +264,93 @@ type Bye struct {
 	Header
 }
 
+// Seen says "this phone has applied every event up to and including
+// Offset". The server keeps the highest such offset per seat and, when it
+// passes at least one event the seat had not confirmed and that is not the
+// seat's own nor a receipt, logs KindDelivered, so the partner's phone
+// knows what actually arrived. A phone sends it after applying events from
+// its partner (never for delivered events alone, or two phones would
+// confirm each other's receipts), coalesced, at most one in flight.
+type Seen struct {
+	Header
+	Offset uint64 `json:"offset"`
+}
+
+// PushSubscribe registers this seat's Web Push subscription, or replaces the
+// one the server holds, and says which kinds of push the phone wants.
+// Endpoint and Keys are what PushSubscription.toJSON() gives in a browser
+// (its expirationTime is not sent): Endpoint, an https URL of a push service
+// on the server's allowlist (CodePushEndpoint otherwise), and the
+// subscription's keys. The server keeps them with the room, for as long as
+// the room, and never sends them to the partner or back to the phone.
+type PushSubscribe struct {
+	Header
+	Endpoint string    `json:"endpoint"`
+	Keys     PushKeys  `json:"keys"`
+	Kinds    PushKinds `json:"kinds"`
+}
+
+// PushKeys are a push subscription's keys, in unpadded base64url: P256dh,
+// the phone's uncompressed P-256 public key (65 bytes), which every push is
+// encrypted to, and Auth, the 16-byte authentication secret (RFC 8291).
+type PushKeys struct {
+	P256dh string `json:"p256dh"`
+	Auth   string `json:"auth"`
+}
+
+// PushKinds says which events wake this phone. Every field is required, so
+// a phone always states its whole choice.
+type PushKinds struct {
+	Pause   bool `json:"pause"`   // the partner paused
+	Checkin bool `json:"checkin"` // the partner opened a check-in
+	Debrief bool `json:"debrief"` // both debriefs were released
+	Space   bool `json:"space"`   // the partner sent a notice (announce), such as a need for space
+}
+
+// PushUnsubscribe forgets this seat's Web Push subscription. Forgetting none
+// is not an error.
+type PushUnsubscribe struct {
+	Header
+}
+
+// Push kinds: the "kind" of a PushMessage, one per field of PushKinds.
+const (
+	PushPause   = "pause"
+	PushCheckin = "checkin"
+	PushDebrief = "debrief"
+	PushSpace   = "space"
+)
+
+// PushMessage is the plaintext of every Web Push Softland sends. It says
+// only which kind of event happened and the room's offset once it had, so
+// that a phone woken by it knows what to show and whether it has already
+// caught up; it never names a person, a need or a suggestion. It is
+// encrypted to the phone (RFC 8291) and padded so that every push has the
+// same size, PushBodyBytes.
+type PushMessage struct {
+	V      int    `json:"v"`      // Version
+	Kind   string `json:"kind"`   // PushPause, PushCheckin, PushDebrief or PushSpace
+	Offset uint64 `json:"offset"` // the room's offset after the event
+}
+
+// PushBodyBytes is the size of every push body on the wire: the aes128gcm
+// header (86 bytes), then one record holding the PushMessage, its padding
+// delimiter, zero padding and the 16-byte tag.
+const PushBodyBytes = 256
+
+// PushInfo tells a phone in its welcome how to subscribe to Web Push, and
+// what the server holds for its seat. It is absent when the server sends no
+// Web Push.
+type PushInfo struct {
+	// Key is the server's VAPID public key, an uncompressed P-256 point in
+	// unpadded base64url: the applicationServerKey to subscribe with.
+	Key string `json:"key"`
+	// Kinds is the choice of the subscription the server holds for this
+	// seat; absent when it holds none (never given, forgotten, or dropped
+	// because the push service said it is gone): subscribe again.
+	Kinds *PushKinds `json:"kinds,omitempty"`
+}
+
 // Welcome answers create, join and resume. With Snapshot the phone replaces
 // its state; without one it applies Replay, the events exactly after its
 // offset in order — absent when it missed nothing.
@@ -264,6 +365,8 @@ type Welcome struct {
 	Replay   []Event   `json:"replay,omitempty"`
 	// InviteExpiresAt is when the join link stops working while seat 2 is free.
 	InviteExpiresAt int64 `json:"inviteExpiresAt,omitempty"`
+	// Push is how to subscribe to Web Push; absent when the server sends none.
+	Push *PushInfo `json:"push,omitempty"`
 }
 
 // Snapshot is the whole state a phone needs, as of Welcome.Offset.
@@ -275,6 +378,9 @@ type Snapshot struct {
 	Settings *Sealed        `json:"settings,omitempty"`
 	Announce [2]*Sealed     `json:"announce"` // latest announcement per seat
 	Debriefs []DebriefState `json:"debriefs"` // rounds whose debrief window is open
+	// Seen is the offset each seat's phone last confirmed with Seen, seat 1
+	// first: what a resuming phone knows its partner received.
+	Seen [2]uint64 `json:"seen"`
 }
 
 // RoundState is an open round as seen in a snapshot.
@@ -329,6 +435,10 @@ type Event struct {
 	Blobs []string `json:"blobs,omitempty"`
 	// Until is the end of the debrief window (KindRoundOpened, KindRoundClosed).
 	Until int64 `json:"until,omitempty"`
+	// Seen is the offset Seat's phone confirmed (KindDelivered): it has
+	// applied every event up to and including it. ("offset" is the event's
+	// own place in the log.)
+	Seen uint64 `json:"seen,omitempty"`
 }
 
 // Ack answers a request that succeeded. It is sent only after every event

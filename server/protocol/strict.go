@@ -104,6 +104,10 @@ func init() {
 		TypeErase:      Erase{},
 		TypePing:       Ping{},
 		TypeBye:        Bye{},
+		TypeSeen:       Seen{},
+
+		TypePushSubscribe:   PushSubscribe{},
+		TypePushUnsubscribe: PushUnsubscribe{},
 	} {
 		registerRequest(typ, reflect.TypeOf(v))
 	}

@@ -13,9 +13,10 @@
 // The log keeps each event as room.ForLog makes it, without revealed tokens;
 // those live only in the state, while their round is open. Every commit sets
 // both keys' TTL to the idle TTL, so a room nobody uses expires whole.
-// Nothing else is stored of a room; each instance keeps a lease and the list
-// of connections it holds (lease.go), which name rooms but hold nothing of
-// them. Wake-ups travel on the Pub/Sub channel
+// Nothing else is stored of a room (its seats' Web Push subscriptions are
+// in its state); each instance keeps a lease and the list of connections it
+// holds (lease.go), which name rooms but hold nothing of them, and all share
+// one VAPID key, sl:vapid (vapid.go), which names no room. Wake-ups travel on the Pub/Sub channel
 // sl:{<roomID>}:wake, which is not a key; they carry the events whole.
 //
 // # Why compare-and-set and not one script per operation

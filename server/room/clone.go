@@ -28,5 +28,11 @@ func (st *State) Clone() *State {
 		}
 	}
 	c.Debriefs = append([]Debrief(nil), st.Debriefs...)
+	for i, se := range st.Seats {
+		if se.Push != nil {
+			p := *se.Push
+			c.Seats[i].Push = &p
+		}
+	}
 	return &c
 }

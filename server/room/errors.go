@@ -44,4 +44,6 @@ var (
 	ErrNotPaused     = errorf(protocol.CodeNotPaused, "there is no pause of yours to lift")
 	ErrDebriefClosed = errorf(protocol.CodeDebriefClosed, "this debrief is closed")
 	ErrReplaced      = errorf(protocol.CodeForbidden, "this seat is connected on another socket")
+	ErrPushDisabled  = errorf(protocol.CodePushDisabled, "this server does not send push notifications")
+	ErrPushEndpoint  = errorf(protocol.CodePushEndpoint, "this push service is not one the server sends to")
 )

@@ -53,6 +53,9 @@ type Options struct {
 	// byte-for-byte reproducible runs.
 	Now  func() time.Time
 	Rand io.Reader
+	// Push sends Web Push to sleeping phones; nil sends none, and refuses
+	// subscriptions with CodePushDisabled.
+	Push Pusher
 }
 
 // Service runs rooms. It is safe for concurrent use; all coordination between
@@ -154,7 +157,7 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 	if err := s.store.Create(ctx, st); err != nil {
 		return nil, err
 	}
-	w := welcome(st, 1)
+	w := s.welcome(st, 1)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
 	return s.admit(ctx, Member{Room: st.ID, Seat: 1, Gen: 1}, w, st), nil
@@ -201,7 +204,9 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 			return ErrInviteExpired
 		}
 		st.JoinKeyHash = ""
-		*se = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1, JoinProof: proof}
+		// Worthy stays: what seat 1 did before the pairing (a pause, the
+		// settings) is confirmed by seat 2's first receipt.
+		*se = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1, JoinProof: proof, Worthy: se.Worthy}
 		m = Member{Room: st.ID, Seat: 2, Gen: 1}
 		t.emit(protocol.Event{Kind: protocol.KindPaired, Seat: 2})
 		return nil
@@ -209,7 +214,7 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 	if err != nil {
 		return nil, err
 	}
-	w := welcome(st, 2)
+	w := s.welcome(st, 2)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
 	return s.admit(ctx, m, w, st), nil
@@ -252,7 +257,7 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 	if err != nil {
 		return nil, err
 	}
-	w := welcome(st, m.Seat)
+	w := s.welcome(st, m.Seat)
 	if epoch == st.Epoch && offset > 0 && offset <= st.Offset {
 		evs, complete, err := s.Since(ctx, roomID, epoch, offset)
 		if err != nil {
@@ -283,7 +288,7 @@ func replaySize(evs []protocol.Event) int {
 	return n
 }
 
-func welcome(st *State, seat int) *protocol.Welcome {
+func (s *Service) welcome(st *State, seat int) *protocol.Welcome {
 	w := &protocol.Welcome{
 		Header: protocol.Header{Type: protocol.TypeWelcome},
 		Room:   st.ID,
@@ -294,6 +299,7 @@ func welcome(st *State, seat int) *protocol.Welcome {
 	if !st.Seats[1].Taken {
 		w.InviteExpiresAt = st.InviteExpiresAt
 	}
+	w.Push = s.pushInfo(st, seat)
 	return w
 }
 
@@ -469,6 +475,82 @@ func (s *Service) Debrief(ctx context.Context, m Member, round, blob string) (ui
 	})
 }
 
+// Seen records that the member's phone has applied every event up to
+// offset (at most the room's offset; a lower one than before changes
+// nothing) and, when that passes at least one event worth a receipt (see
+// Seat.Worthy), logs KindDelivered so the partner knows. It returns the
+// room's offset, like every change.
+//
+// Worthy is only the newest such event. A receipt that stops short of it
+// may or may not pass an earlier one; only then is the log consulted (the
+// phone's receipts normally end at an event worth one, or reach the
+// newest). A log that no longer holds the span counts as worthy: a
+// superfluous receipt is harmless, a missing one would leave the partner
+// thinking a pause never arrived.
+func (s *Service) Seen(ctx context.Context, m Member, offset uint64) (uint64, error) {
+	var known *span // the verdict for a span read from the log
+	for attempt := 0; ; attempt++ {
+		var ask *span
+		off, err := s.change(ctx, m, func(t *tx) error {
+			ask = nil
+			se := &t.st.Seats[m.Seat-1]
+			to := min(offset, t.st.Offset)
+			if to <= se.Seen {
+				return nil
+			}
+			from := se.Seen
+			var worthy bool
+			switch {
+			case se.Worthy <= from:
+			case se.Worthy <= to:
+				worthy = true
+			case known != nil && known.from == from && known.to == to:
+				worthy = known.worthy
+			case attempt >= 3:
+				worthy = true // the span keeps moving; err on the side of a receipt
+			default:
+				ask = &span{epoch: t.st.Epoch, from: from, to: to}
+				return nil
+			}
+			se.Seen = to
+			t.dirty = true
+			if worthy {
+				t.emit(protocol.Event{Kind: protocol.KindDelivered, Seat: m.Seat, Seen: to})
+			}
+			return nil
+		})
+		if ask == nil || err != nil {
+			return off, err
+		}
+		evs, complete, err := s.store.Since(ctx, m.Room, ask.epoch, ask.from)
+		if err != nil {
+			return 0, err
+		}
+		ask.worthy = !complete
+		for _, ev := range evs {
+			if ev.Offset <= ask.to && worthyFor(ev, m.Seat) {
+				ask.worthy = true
+			}
+		}
+		known = ask
+	}
+}
+
+// span is a run of offsets (from, to] and whether any event in it is worth a
+// receipt.
+type span struct {
+	epoch    string
+	from, to uint64
+	worthy   bool
+}
+
+// worthyFor reports whether ev is worth seat's receipt: it is not a receipt
+// and not about the seat itself (its own pause, its own presence), which
+// its partner gains nothing from hearing confirmed.
+func worthyFor(ev protocol.Event, seat int) bool {
+	return ev.Kind != protocol.KindDelivered && ev.Seat != seat
+}
+
 // Erase tells both seats the room is gone, then deletes everything of it.
 // The same commit marks the room erased, so nothing can join, resume or act
 // in it between the event and the deletion; and the deletion does not stop
@@ -509,6 +591,31 @@ func (s *Service) Leave(ctx context.Context, m Member, presence string) error {
 	return err
 }
 
+// Liveness records whether m's open socket is showing signs of life: alive
+// false marks an online seat unreachable (the phone has sent nothing for
+// the liveness window: a frozen page, a locked phone, a dead network the
+// socket has not noticed yet), alive true marks an unreachable seat online
+// again. Only the connection holding the socket calls it, so with several
+// instances the one that can see the silence decides; a connection the seat
+// has moved on from (Gen) changes nothing, nor does a seat that already
+// left.
+func (s *Service) Liveness(ctx context.Context, m Member, alive bool) error {
+	from, to := protocol.PresenceOnline, protocol.PresenceUnreachable
+	if alive {
+		from, to = to, from
+	}
+	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
+		se := &t.st.Seats[m.Seat-1]
+		if se.Gen != m.Gen || se.Presence != from {
+			return nil
+		}
+		se.Presence = to
+		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: to})
+		return nil
+	})
+	return err
+}
+
 // Forget ends this instance's hold on m's connection without a presence
 // change: the connection ended because its room was erased.
 func (s *Service) Forget(ctx context.Context, m Member) {
@@ -525,7 +632,7 @@ func (s *Service) Forget(ctx context.Context, m Member) {
 func (s *Service) Orphaned(ctx context.Context, m Member) error {
 	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
 		se := &t.st.Seats[m.Seat-1]
-		if se.Gen != m.Gen || se.Presence != protocol.PresenceOnline {
+		if se.Gen != m.Gen || (se.Presence != protocol.PresenceOnline && se.Presence != protocol.PresenceUnreachable) {
 			return nil
 		}
 		se.Presence = protocol.PresenceReconnecting
@@ -574,6 +681,11 @@ func (t *tx) emit(ev protocol.Event) {
 	t.st.Offset++
 	ev.V, ev.Type = protocol.Version, protocol.TypeEvent
 	ev.Epoch, ev.Offset, ev.At = t.st.Epoch, t.st.Offset, t.now
+	for i := range t.st.Seats {
+		if worthyFor(ev, i+1) {
+			t.st.Seats[i].Worthy = ev.Offset
+		}
+	}
 	t.evs = append(t.evs, ev)
 }
 
@@ -647,6 +759,9 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(evs) > 0 && s.opt.Push != nil {
+		s.opt.Push.Committed(st, evs)
 	}
 	return st, evs, opErr
 }

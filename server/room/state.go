@@ -48,6 +48,46 @@ type Seat struct {
 	// so a stale socket that closes late cannot mark a reconnected seat away,
 	// and cannot act for it.
 	Gen uint64 `json:"gen"`
+	// Seen is the highest offset the seat's phone confirmed it applied
+	// (protocol.Seen); it only grows.
+	Seen uint64 `json:"seen,omitempty"`
+	// Worthy is the offset of the newest event worth this seat's receipt:
+	// one that is neither a receipt (KindDelivered) nor about the seat
+	// itself. A Seen that passes none of them logs nothing, so receipts
+	// cannot answer receipts and a phone repeating itself adds nothing.
+	Worthy uint64 `json:"worthy,omitempty"`
+	// Push is the seat's Web Push subscription, nil when it has none. It is
+	// kept here, with the room, so it expires and is erased with the room
+	// and lives under no other key; no snapshot, event or log line carries it.
+	Push *PushSub `json:"push,omitempty"`
+}
+
+// PushSub is a seat's Web Push subscription (protocol.PushSubscribe): where
+// to send, the keys to encrypt to, and which kinds the phone wants.
+type PushSub struct {
+	Endpoint string             `json:"endpoint"`
+	P256dh   string             `json:"p256dh"`
+	Auth     string             `json:"auth"`
+	Kinds    protocol.PushKinds `json:"kinds"`
+}
+
+// Wants reports whether the subscription asks for pushes of kind (one of
+// the protocol.Push* kinds).
+func (p *PushSub) Wants(kind string) bool {
+	if p == nil {
+		return false
+	}
+	switch kind {
+	case protocol.PushPause:
+		return p.Kinds.Pause
+	case protocol.PushCheckin:
+		return p.Kinds.Checkin
+	case protocol.PushDebrief:
+		return p.Kinds.Debrief
+	case protocol.PushSpace:
+		return p.Kinds.Space
+	}
+	return false
 }
 
 // Round is an open check-in round.
@@ -86,6 +126,7 @@ func (st *State) Snapshot() *protocol.Snapshot {
 		Settings: st.Settings,
 		Announce: st.Announce,
 		Debriefs: []protocol.DebriefState{},
+		Seen:     [2]uint64{st.Seats[0].Seen, st.Seats[1].Seen},
 	}
 	if r := st.Round; r != nil {
 		s.Round = &protocol.RoundState{

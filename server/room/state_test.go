@@ -49,14 +49,15 @@ func TestIntersect(t *testing.T) {
 func TestSnapshotCarriesNoSecrets(t *testing.T) {
 	st := &State{ID: "r", Epoch: "e", JoinKeyHash: "JOINHASH"}
 	st.Seats[0] = Seat{Taken: true, DeviceHash: "DEVHASH1", Presence: protocol.PresenceOnline}
-	st.Seats[1] = Seat{Taken: true, DeviceHash: "DEVHASH2", Presence: protocol.PresenceAway}
+	st.Seats[1] = Seat{Taken: true, DeviceHash: "DEVHASH2", Presence: protocol.PresenceAway,
+		Push: &PushSub{Endpoint: "https://push.example/ENDPOINT", P256dh: "P256DH", Auth: "PUSHAUTH"}}
 	st.Round = &Round{ID: "round", Tokens: [2][]protocol.Token{{{T: "UNMATCHED1", R: 0}, {T: "MUTUAL", R: 1}}, {{T: "UNMATCHED2", R: 0}, {T: "MUTUAL", R: 0}}}, Reveal: []string{"MUTUAL"}, Rev: 1}
 	st.Debriefs = []Debrief{{Round: "round", Until: 9, Blobs: [2]string{"DEBRIEF1", ""}}}
 	b, err := json.Marshal(st.Snapshot())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"JOINHASH", "DEVHASH1", "DEVHASH2", "UNMATCHED1", "UNMATCHED2", "DEBRIEF1"} {
+	for _, secret := range []string{"JOINHASH", "DEVHASH1", "DEVHASH2", "UNMATCHED1", "UNMATCHED2", "DEBRIEF1", "ENDPOINT", "P256DH", "PUSHAUTH"} {
 		if strings.Contains(string(b), secret) {
 			t.Errorf("snapshot leaks %s: %s", secret, b)
 		}
@@ -70,7 +71,12 @@ func TestCloneIsDeep(t *testing.T) {
 	st := &State{Round: &Round{Tokens: [2][]protocol.Token{{{T: "a"}}, nil}, Reveal: []string{"a"}}, Settings: &protocol.Sealed{Blob: "s"}}
 	st.Announce[0] = &protocol.Sealed{Blob: "x"}
 	st.Debriefs = []Debrief{{Round: "r"}}
+	st.Seats[1].Push = &PushSub{Endpoint: "e"}
 	c := st.Clone()
+	c.Seats[1].Push.Endpoint = "changed"
+	if st.Seats[1].Push.Endpoint != "e" {
+		t.Error("a clone shares the push subscription")
+	}
 	c.Round.Tokens[0][0].T = "changed"
 	c.Round.Reveal[0] = "changed"
 	c.Settings.Blob = "changed"

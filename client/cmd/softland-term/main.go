@@ -36,8 +36,11 @@ import (
 const (
 	DefaultServer = "http://localhost:8080"
 	// pingInterval is how often the terminal checks the connection end to
-	// end, so a silently dead network is noticed and resumed.
-	pingInterval = 25 * time.Second
+	// end, so a silently dead network is noticed and resumed. It also keeps
+	// the seat online for the partner: the server shows a seat unreachable
+	// after 25 s without a message (protocol §8), and 10 s survives one lost
+	// ping.
+	pingInterval = 10 * time.Second
 	pingTimeout  = 10 * time.Second
 	// maxBackoff bounds the wait between reconnection attempts, and
 	// attemptTimeout each attempt, so a half-open network cannot stall it.
@@ -170,6 +173,9 @@ type term struct {
 	pauseWord string
 	signals   []string
 	erased    bool
+	// pausedAt is the offset of this seat's pause until the partner's
+	// phone confirmed it (a delivered event), else 0.
+	pausedAt uint64
 }
 
 func (t *term) say(format string, a ...any) {
@@ -522,6 +528,7 @@ func (t *term) event(e client.Event) {
 		t.say("later: debrief <what helped> | <what next time>")
 	case protocol.KindPaused:
 		if mine {
+			t.pausedAt = e.Offset
 			t.say("paused — type unpause when you are ready")
 		} else if t.pauseWord != "" {
 			t.say("paused by partner (%s) — take a breath", t.pauseWord)
@@ -564,6 +571,13 @@ func (t *term) event(e client.Event) {
 			return
 		}
 		t.say("%s", t.debriefs(e.Debriefs))
+	case protocol.KindDelivered:
+		// Only what the screen promised: the pause reached the partner's
+		// phone, not merely the server.
+		if !mine && t.pausedAt > 0 && e.Seen >= t.pausedAt {
+			t.pausedAt = 0
+			t.say("delivered: partner's phone has the pause")
+		}
 	case protocol.KindErased:
 		t.erased = true
 		t.say("erased")

@@ -26,6 +26,8 @@ import (
 
 	"softland/server/edge"
 	"softland/server/memstore"
+	"softland/server/metrics"
+	"softland/server/push"
 	"softland/server/redisstore"
 	"softland/server/room"
 	"softland/static"
@@ -67,6 +69,7 @@ type config struct {
 	maxSubmits    int
 	logLevel      string
 	drainTimeout  time.Duration
+	liveness      time.Duration
 	socketsPerIP  int
 	admitsPerIP   int
 	trustProxy    bool
@@ -80,6 +83,8 @@ type config struct {
 	acmeEmail     string
 	acmeHTTPAddr  string
 	pprofAddr     string
+	pushContact   string
+	pushServices  string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -134,7 +139,10 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	str(&c.acmeEmail, "acme-email", "SOFTLAND_ACME_EMAIL", "", "contact address given to the certificate authority (optional)")
 	str(&c.acmeHTTPAddr, "acme-http-addr", "SOFTLAND_ACME_HTTP_ADDR", ":80", "with -acme-domains: plain HTTP address answering certificate challenges and redirecting to HTTPS")
 	str(&c.pprofAddr, "pprof", "SOFTLAND_PPROF", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); off when empty")
+	str(&c.pushContact, "push-contact", "SOFTLAND_PUSH_CONTACT", "", "Web Push (VAPID) contact a push service may write to about this server: mailto:you@example.org or an https:// URL (default https:// and the first -acme-domains name, else "+push.DefaultContact+")")
+	str(&c.pushServices, "push-services", "SOFTLAND_PUSH_SERVICES", strings.Join(push.DefaultServices, ","), "comma-separated hosts of the push services phones may subscribe with (*.example.com for any name below one); off sends no Web Push")
 	str(&c.logLevel, "log-level", "SOFTLAND_LOG_LEVEL", "info", "debug, info, warn or error")
+	dur(&c.liveness, "liveness-window", "SOFTLAND_LIVENESS_WINDOW", edge.DefaultLivenessWindow, "a phone's socket from which nothing arrived for this long shows its seat unreachable to the partner (web apps ping every 10s)")
 	dur(&c.drainTimeout, "drain-timeout", "SOFTLAND_DRAIN_TIMEOUT", DefaultDrainTimeout, "how long shutdown waits for sockets to close")
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envs[f.Name]); v != "" {
@@ -178,6 +186,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	default:
 		return nil, fmt.Errorf("-tls %q: the only mode is \"local\" (for your own certificate use -tls-cert and -tls-key)", c.tlsMode)
 	}
+	if c.liveness <= 0 {
+		return nil, errors.New("liveness-window must be positive")
+	}
 	if c.socketsPerIP < 1 || c.admitsPerIP < 1 {
 		return nil, errors.New("sockets-per-ip and admits-per-ip must be at least 1")
 	}
@@ -187,7 +198,54 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 			return nil, errors.New("-pprof must be a loopback address such as 127.0.0.1:6060: profiles reveal memory contents")
 		}
 	}
+	if c.pushContact == "" {
+		c.pushContact = push.DefaultContact
+		if d, _, _ := strings.Cut(c.acmeDomains, ","); strings.TrimSpace(d) != "" {
+			c.pushContact = "https://" + strings.TrimSpace(d)
+		}
+	}
+	if err := push.CheckContact(c.pushContact); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// pushOn reports whether the server sends Web Push.
+func (c *config) pushOn() bool { return strings.TrimSpace(c.pushServices) != "off" }
+
+// newPusher makes the Web Push sender. Its VAPID key comes from
+// SOFTLAND_VAPID_PRIVATE_KEY when set (never a flag: it is a secret), else
+// from the store when it keeps one for all instances (Redis), else it is made
+// afresh and lives as long as this process, as memory-store rooms do.
+func newPusher(ctx context.Context, c *config, getenv func(string) string, store room.Store, logger *slog.Logger, m *metrics.Metrics) (*push.Sender, error) {
+	var keys *push.Keys
+	var ks push.KeyStore
+	var err error
+	if v := getenv("SOFTLAND_VAPID_PRIVATE_KEY"); v != "" {
+		keys, err = push.ParseKey(v)
+	} else {
+		ks, _ = store.(push.KeyStore)
+		kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		keys, err = push.SharedKeys(kctx, ks)
+		cancel()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var services []string
+	for _, h := range strings.Split(c.pushServices, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			services = append(services, h)
+		}
+	}
+	return push.New(push.Config{
+		Keys:     keys,
+		KeyStore: ks,
+		Contact:  c.pushContact,
+		Services: services,
+		Logger:   logger,
+		Metrics:  m,
+	})
 }
 
 // redisConfig is where Redis is, from the -redis-* flags. With neither a URL
@@ -280,14 +338,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeStore()
 
-	rooms := room.New(room.Options{
+	m := metrics.New()
+	var pusher *push.Sender
+	if c.pushOn() {
+		if pusher, err = newPusher(ctx, c, getenv, store, logger, m); err != nil {
+			return err
+		}
+	}
+	opts := room.Options{
 		Store:         store,
 		RevealSize:    c.revealSize,
 		InviteTTL:     c.inviteTTL,
 		RoundWindow:   c.roundWindow,
 		DebriefWindow: c.debriefWindow,
 		MaxSubmits:    c.maxSubmits,
-	})
+	}
+	if pusher != nil {
+		opts.Push = pusher
+	}
+	rooms := room.New(opts)
+	if pusher != nil {
+		pctx, stopPush := context.WithCancel(context.Background())
+		pushed := make(chan struct{})
+		go func() {
+			defer close(pushed)
+			pusher.Run(pctx, rooms)
+		}()
+		// After the drain below: pushes for the last events are sent or
+		// dropped, never left running.
+		defer func() { stopPush(); <-pushed }()
+	}
 	var origins []string
 	for _, o := range strings.Split(c.origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -311,6 +391,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Static:       static.FS,
 		Origins:      origins,
 		Logger:       logger,
+		Metrics:      m,
 		SocketsPerIP: c.socketsPerIP,
 		AdmitsPerIP:  c.admitsPerIP,
 		TrustProxy:   c.trustProxy,
@@ -319,6 +400,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// page, http://HOST:8080, to https://HOST:8080, which nothing
 		// answers.
 		HSTS: tlsConf != nil && hm == nil,
+		// Liveness decides presence, so it is the operator's to tune.
+		LivenessWindow: c.liveness,
 	})
 
 	ln, err := net.Listen("tcp", c.addr)
