@@ -429,3 +429,55 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("event offsets jumped: %d on seat 1, %d on seat 2", a.Gaps(), b.Gaps())
 	}
 }
+
+// TestLivenessAcrossInstances: the instance holding a seat's socket decides
+// whether the seat is online or unreachable, and only for the seat's newest
+// connection. Alex is on instance 1, Sam first on instance 2, then on
+// instance 1 again while the old socket on instance 2 is still open.
+func TestLivenessAcrossInstances(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	const window = 300 * time.Millisecond
+	start := func() *servertest.Server {
+		c := single(rs)()
+		t.Cleanup(func() { c.Close() })
+		return servertest.Start(t, servertest.Options{
+			Store: newStore(t, c, redisstore.Options{}),
+			Edge:  edge.Config{SocketsPerIP: 1000, AdmitsPerIP: 1000, LivenessWindow: window},
+		})
+	}
+	srv1, srv2 := start(), start()
+	a, b := phonetest.Pair(t, srv1, srv2)
+	seat2 := func() string {
+		st, err := srv1.Store.Load(ctx(t), a.Room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Seats[1].Presence
+	}
+
+	// Sam's socket on instance 2 goes silent: instance 2 says so.
+	eventually(t, "seat 2 unreachable", func() bool { return seat2() == protocol.PresenceUnreachable })
+	// Sam comes back on instance 1; the old socket on instance 2 stays open.
+	nb, _ := phonetest.Reconnect(t, srv1, b.Credentials, 0)
+	if p := seat2(); p != protocol.PresenceOnline {
+		t.Fatalf("after the resume seat 2 is %s", p)
+	}
+	// The new socket goes silent too: instance 1 marks it unreachable.
+	eventually(t, "seat 2 unreachable again", func() bool { return seat2() == protocol.PresenceUnreachable })
+	// A message on the old socket must not bring the seat back: that
+	// connection is not the seat's any more. (It is refused and closed.)
+	id := b.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	if f := b.Answer(id); f.Code != protocol.CodeForbidden {
+		t.Fatalf("the replaced socket's request: %s", f.Raw)
+	}
+	b.ExpectClose(websocket.StatusCode(protocol.CloseReplaced))
+	if p := seat2(); p != protocol.PresenceUnreachable {
+		t.Fatalf("a message on the replaced socket made seat 2 %s", p)
+	}
+	// A message on the new one does.
+	nb.Sync()
+	if p := seat2(); p != protocol.PresenceOnline {
+		t.Fatalf("a message on the seat's socket left seat 2 %s", p)
+	}
+}
