@@ -9,24 +9,43 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v1';
+const VERSION = 'softland-shell-v2';
 const SHELL = [
   '/',
   '/app.css',
   '/catalog.json',
   '/manifest.webmanifest',
   '/icons/icon.svg',
-  '/js/app.js',
   '/js/conn.js',
+  '/js/courier.js',
   '/js/crypto.js',
   '/js/history.js',
   '/js/i18n.js',
+  '/js/intents.js',
+  '/js/lifecycle.js',
+  '/js/main.js',
+  '/js/outbox.js',
   '/js/qr.js',
+  '/js/react.js',
   '/js/rules.js',
+  '/js/session.js',
+  '/js/shell.js',
   '/js/space.js',
   '/js/state.js',
   '/js/store.js',
   '/js/view.js',
+  '/js/vm.js',
+  '/js/when.js',
+  '/js/screens/bar.js',
+  '/js/screens/checkin.js',
+  '/js/screens/debrief.js',
+  '/js/screens/erase.js',
+  '/js/screens/history.js',
+  '/js/screens/notice.js',
+  '/js/screens/pair.js',
+  '/js/screens/pause.js',
+  '/js/screens/plan.js',
+  '/js/screens/welcome.js',
   '/vendor/uqr/uqr.mjs',
 ];
 // Fetched when first used and kept for offline use after that.
@@ -37,7 +56,11 @@ self.addEventListener('install', (event) => {
   event.waitUntil(
     caches
       .open(VERSION)
-      .then((cache) => cache.addAll(SHELL.map((u) => new Request(u, { cache: 'no-cache' }))))
+      // The page registers this worker after it loaded (and so revalidated)
+      // every shell file: take them from the HTTP cache rather than asking
+      // the server again, which would cost a 304 per module on the first
+      // visit. Network first (below) refreshes the cache on every later load.
+      .then((cache) => cache.addAll(SHELL.map((u) => new Request(u, { cache: 'force-cache' }))))
       .then(() => self.skipWaiting()),
   );
 });
