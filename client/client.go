@@ -160,13 +160,22 @@ type Client struct {
 	decoys   map[string][]protocol.Token
 	// decoyRound is the round whose decoys were made or restored last.
 	decoyRound string
+	// Receipts (protocol.Seen): confirm is the offset to confirm next, the
+	// last event taken from Events that is worth a receipt (or a snapshot's
+	// offset); confirmed is the last one the server acknowledged. tend
+	// sends them.
+	confirm, confirmed uint64
+	// partnerSeen is the highest offset the partner's phone confirmed.
+	partnerSeen uint64
 
 	events     chan Event
 	wake       chan struct{} // the queue grew or the reader ended
+	tendWake   chan struct{} // a receipt is due
 	stop       chan struct{} // Close was called
 	closeOnce  sync.Once
 	readerDone chan struct{}
 	pumpDone   chan struct{}
+	tendDone   chan struct{}
 }
 
 // Create makes a new room secret, opens a room on the server with the hash
@@ -325,9 +334,11 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 		decoys:     make(map[string][]protocol.Token),
 		events:     make(chan Event),
 		wake:       make(chan struct{}, 1),
+		tendWake:   make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		pumpDone:   make(chan struct{}),
+		tendDone:   make(chan struct{}),
 	}
 	if sd.decoys != nil {
 		c.decoys[sd.decoyRound], c.decoyRound = sd.decoys, sd.decoyRound
@@ -339,6 +350,7 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 	}
 	go c.read()
 	go c.pump()
+	go c.tend()
 	return c, nil
 }
 
@@ -413,6 +425,12 @@ func (c *Client) welcome(op string, w *protocol.Welcome) error {
 	if w.Snapshot != nil {
 		c.epoch, c.received, c.offset = w.Epoch, w.Offset, w.Offset
 		c.snapshot = c.decodeSnapshotLocked(w.Snapshot)
+		c.partnerSeen = w.Snapshot.Seen[2-w.Seat]
+		if w.Snapshot.Seen[w.Seat-1] < w.Offset {
+			// The snapshot may hold what the partner did while this seat
+			// was away (or before it joined): confirm it.
+			c.confirm = w.Offset
+		}
 		c.round, c.stRound = "", ""
 		if r := w.Snapshot.Round; r != nil {
 			c.round, c.stRound = r.Round, r.Round
@@ -525,6 +543,7 @@ func (c *Client) Close() error {
 	})
 	<-c.readerDone
 	<-c.pumpDone
+	<-c.tendDone
 	return nil
 }
 
@@ -636,6 +655,9 @@ func (c *Client) applyLocked(ev protocol.Event) error {
 		return ErrSlowReader
 	}
 	c.received = ev.Offset
+	if ev.Kind == protocol.KindDelivered && ev.Seat != c.seat && ev.Seen > c.partnerSeen {
+		c.partnerSeen = ev.Seen
+	}
 	if r := roundAfter(c.round, ev); r != c.round {
 		c.round = r
 		close(c.roundCh)
@@ -702,8 +724,88 @@ func (c *Client) pump() {
 		c.mu.Lock()
 		c.queue[0] = Event{}
 		c.queue = c.queue[1:]
+		due := worthReceipt(e.Event, c.seat)
+		if due {
+			c.confirm = e.Offset
+		}
 		c.mu.Unlock()
+		if due {
+			c.kickTend()
+		}
 	}
+}
+
+// worthReceipt reports whether a phone in seat confirms ev (protocol.Seen):
+// not a receipt itself, or the two phones would confirm each other's
+// receipts for ever, and not about its own seat, which tells the partner
+// nothing. The server applies the same rule (room.Seat.Worthy).
+func worthReceipt(ev protocol.Event, seat int) bool {
+	return ev.Kind != protocol.KindDelivered && ev.Seat != seat
+}
+
+// kickTend wakes tend.
+func (c *Client) kickTend() {
+	select {
+	case c.tendWake <- struct{}{}:
+	default:
+	}
+}
+
+// tend sends receipts: once the program has taken an event worth one from
+// Events, seen with the offset of the newest such event. One is in flight at
+// a time; events taken meanwhile are confirmed together by the next. A
+// receipt that fails (the store was unavailable) is sent again with the
+// next one due.
+func (c *Client) tend() {
+	defer close(c.tendDone)
+	if c.receiptDue() {
+		c.kickTend()
+	}
+	for {
+		select {
+		case <-c.tendWake:
+		case <-c.stop:
+			return
+		case <-c.ctx.Done():
+			return
+		}
+		for c.receiptDue() {
+			c.mu.Lock()
+			off := c.confirm
+			c.mu.Unlock()
+			req := &protocol.Seen{Offset: off}
+			ctx, cancel := context.WithTimeout(c.ctx, answerTimeout)
+			_, err := c.call(ctx, protocol.TypeSeen, &req.Header, req)
+			cancel()
+			if err != nil {
+				break
+			}
+			c.mu.Lock()
+			c.confirmed = max(c.confirmed, off)
+			c.mu.Unlock()
+		}
+	}
+}
+
+func (c *Client) receiptDue() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.confirm > c.confirmed
+}
+
+// answerTimeout bounds the wait for the answer to a request the client
+// sends on its own (receipts, heartbeats): a server that does not answer
+// must not hold them up for ever.
+const answerTimeout = 30 * time.Second
+
+// PartnerSeen returns the highest offset the partner's phone has confirmed
+// it applied (protocol.Seen): from the welcome's snapshot, then from every
+// delivered event of the partner's seat received since. An event at or below
+// it has reached the partner's phone — "Sam's phone has it".
+func (c *Client) PartnerSeen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.partnerSeen
 }
 
 func (c *Client) newID() string {
@@ -739,6 +841,14 @@ func (c *Client) call(ctx context.Context, typ string, h *protocol.Header, req a
 	err = c.ws.Write(wctx, websocket.MessageText, b)
 	cancel()
 	if err != nil {
+		// The socket is broken, and the reader is about to learn why (a
+		// close frame says erased or replaced): its reason wins, since
+		// another request (a receipt, a heartbeat) may be the one whose
+		// write finds the socket closed.
+		select {
+		case <-c.readerDone:
+		case <-time.After(writeTimeout):
+		}
 		c.fail(fmt.Errorf("client: connection lost: %w", err))
 		return reply{}, c.Err()
 	}

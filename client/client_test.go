@@ -307,7 +307,9 @@ func TestResume(t *testing.T) {
 	if c2.Round() != round {
 		t.Fatalf("Round after resume = %q, want %q", c2.Round(), round)
 	}
-	// Exactly the missed events, in order, from the saved offset on.
+	// Exactly the missed events, in order, from the saved offset on. Seat
+	// 1's receipts (delivered) fall among them where its phone's timing put
+	// them.
 	var kinds []string
 	want := []string{protocol.KindPresence, protocol.KindPaused, protocol.KindAnnounced, protocol.KindPresence}
 	off := saved.Offset
@@ -318,7 +320,9 @@ func TestResume(t *testing.T) {
 				t.Fatalf("event offset %d after %d", e.Offset, off)
 			}
 			off = e.Offset
-			kinds = append(kinds, e.Kind)
+			if e.Kind != protocol.KindDelivered {
+				kinds = append(kinds, e.Kind)
+			}
 		case <-ctx.Done():
 			t.Fatalf("replay so far: %v, want %v", kinds, want)
 		}
@@ -465,5 +469,38 @@ func TestBye(t *testing.T) {
 	}
 	if e := next(t, c1, protocol.KindPresence); e.Seat != 2 || e.Presence != protocol.PresenceAway {
 		t.Fatalf("presence after bye = %+v", e.Event)
+	}
+}
+
+// TestReceipts: a phone confirms what it took from Events, and its partner
+// learns it: the pause seat 1 sent reached seat 2's phone. A resumed phone
+// learns from the snapshot what its partner had confirmed.
+func TestReceipts(t *testing.T) {
+	ctx := testContext(t)
+	srv, c1, c2 := pair(t)
+	if err := c1.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	paused := next(t, c2, protocol.KindPaused) // taken: seat 2's phone confirms it
+	for {
+		e := next(t, c1, protocol.KindDelivered)
+		if e.Seat == 2 && e.Seen >= paused.Offset {
+			break
+		}
+	}
+	if got := c1.PartnerSeen(); got < paused.Offset {
+		t.Fatalf("PartnerSeen = %d after seat 2's receipt of %d", got, paused.Offset)
+	}
+
+	st := c1.State()
+	c1.Close()
+	st.Offset = 0 // a snapshot
+	c1, err := client.Resume(ctx, srv.URL, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	if got := c1.Snapshot().Seen[1]; got < paused.Offset || c1.PartnerSeen() != got {
+		t.Fatalf("snapshot seen %v, PartnerSeen %d, want seat 2 at %d or more", c1.Snapshot().Seen, c1.PartnerSeen(), paused.Offset)
 	}
 }

@@ -151,15 +151,15 @@ func TestGapBreaksStream(t *testing.T) {
 	noClientGoroutines(t)
 }
 
-// noClientGoroutines fails if a goroutine of a Client (its reader or pump)
-// is still running once the stack settles.
+// noClientGoroutines fails if a goroutine of a Client (its reader, pump
+// or tend) is still running once the stack settles.
 func noClientGoroutines(t *testing.T) {
 	t.Helper()
 	ctx := testCtx(t)
 	for {
 		buf := make([]byte, 1<<20)
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "softland/client.(*Client).read(") && !strings.Contains(stacks, "softland/client.(*Client).pump(") {
+		if !strings.Contains(stacks, "softland/client.(*Client).read(") && !strings.Contains(stacks, "softland/client.(*Client).pump(") && !strings.Contains(stacks, "softland/client.(*Client).tend(") {
 			return
 		}
 		select {

@@ -317,6 +317,58 @@ func TestPauseReachesPartnerAndSurvivesReconnect(t *testing.T) {
 	nb.Expect(protocol.KindUnpaused)
 }
 
+// TestDeliveryReceipt: the partner's receipt of a pause reaches the pausing
+// phone as a delivered event; a receipt of only receipts, or a repeated
+// one, is acknowledged and logs nothing; the snapshot keeps what each seat
+// confirmed.
+func TestDeliveryReceipt(t *testing.T) {
+	srv := servertest.Start(t)
+	a, b := phonetest.Pair(t, srv)
+	a.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	paused := b.Expect(protocol.KindPaused)
+	a.Until(protocol.TypeAck)
+	seen := func(p *phonetest.Phone, offset uint64) string {
+		return p.Send(&protocol.Seen{Header: protocol.Header{Type: protocol.TypeSeen}, Offset: offset})
+	}
+
+	id := seen(b, paused.Offset)
+	d := b.Expect(protocol.KindDelivered)
+	if d.Seat != 2 || d.Seen != paused.Offset || d.Offset != paused.Offset+1 {
+		t.Fatalf("delivered: %s", d.Raw)
+	}
+	if ack := b.Expect(protocol.TypeAck); ack.ID != id || ack.Offset != d.Offset {
+		t.Fatalf("ack: %s", ack.Raw)
+	}
+	if got := a.Until(protocol.KindDelivered); !bytes.Equal(got.Raw, d.Raw) {
+		t.Fatalf("seat 1 got %s, seat 2 %s", got.Raw, d.Raw)
+	}
+
+	// Seat 2 again, and seat 2 over the receipt alone: acks, nothing logged.
+	for _, off := range []uint64{paused.Offset, d.Offset, d.Offset + 50} {
+		id := seen(b, off)
+		if ack := b.Expect(protocol.TypeAck); ack.ID != id || ack.Offset != d.Offset {
+			t.Fatalf("ack of seen %d: %s", off, ack.Raw)
+		}
+	}
+	// Seat 1 over its own pause and the receipt: nothing worth a receipt
+	// since the pairing, which it confirms with them.
+	a.OK(&protocol.Seen{Header: protocol.Header{Type: protocol.TypeSeen}, Offset: d.Offset})
+	a.Sync()
+	b.Sync()
+	if a.Count(protocol.KindDelivered) != 2 || b.Count(protocol.KindDelivered) != 2 {
+		t.Fatalf("delivered events: seat 1 read %d, seat 2 %d; want 2 each (the pause's and the pairing's)",
+			a.Count(protocol.KindDelivered), b.Count(protocol.KindDelivered))
+	}
+
+	// A phone coming back with nothing learns from the snapshot what each
+	// seat confirmed.
+	a.Drop()
+	_, w := phonetest.Reconnect(t, srv, a.Credentials, 0)
+	if w.Snapshot == nil || w.Snapshot.Seen != [2]uint64{d.Offset, d.Offset} {
+		t.Fatalf("snapshot: %s", w.Raw)
+	}
+}
+
 func TestDebriefReleasedOnlyWhenBothIn(t *testing.T) {
 	srv := servertest.Start(t)
 	a, b := phonetest.Pair(t, srv)

@@ -75,6 +75,8 @@ func (c *conn) handle(msg any) {
 		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
 	case *protocol.Debrief:
 		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
+	case *protocol.Seen:
+		offset, err = rooms.Seen(ctx, mem, m.Offset)
 	case *protocol.Erase:
 		// The erased event and close 4000 are the answer; the room is gone.
 		err = rooms.Erase(ctx, mem)

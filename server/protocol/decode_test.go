@@ -171,6 +171,10 @@ func TestDecodeRules(t *testing.T) {
 		"offset a string":        {resume(`"3"`), bad, true},
 		"offset null":            {resume(`null`), bad, true},
 		"offset true":            {resume(`true`), bad, true},
+		"seen":                   {`{"v":1,"type":"seen","id":"5","offset":18446744073709551615}`, ok, false},
+		"seen negative":          {`{"v":1,"type":"seen","id":"5","offset":-3}`, bad, true},
+		"seen without offset":    {`{"v":1,"type":"seen","id":"5"}`, bad, true},
+		"seen with a round":      {`{"v":1,"type":"seen","id":"5","offset":3,"round":"` + room + `"}`, bad, true},
 
 		// Sizes and formats.
 		"short key":       {`{"v":1,"type":"create","id":"5","joinKeyHash":"abc"}`, bad, true},
@@ -221,6 +225,7 @@ func TestDecodeRequiredFields(t *testing.T) {
 		protocol.TypeSettings:   {`?"id":"5"`, `"blob":"AAAA"`},
 		protocol.TypeDebrief:    {`?"id":"5"`, `"round":"` + room + `"`, `"blob":"AAAA"`},
 		protocol.TypePing:       {`?"id":"5"`},
+		protocol.TypeSeen:       {`?"id":"5"`, `"offset":0`},
 	}
 	for typ, fields := range frames {
 		frame := func(skip int) string {

@@ -32,6 +32,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"v":1,"type":"round.submit","round":"` + room + `","tokens":[` + strings.Join(entries, ",") + `]}`,
 		`{"v":1,"type":"debrief","round":"` + room + `","blob":"AAAA"}`,
 		`{"v":1,"type":"announce","blob":"AAAA"}`,
+		`{"v":1,"type":"seen","id":"7","offset":12}`,
+		`{"v":1,"type":"seen","offset":-1}`,
 		`{"v":2,"type":"ping"}`,
 		`{"v":1,"type":"nope"}`,
 		`[]`, `null`, `{"v":1,"type":"ping"}{}`, "\xff\xfe",

@@ -53,6 +53,7 @@ const (
 	TypeErase      = "erase"        // erase the room for both; Erase
 	TypePing       = "ping"         // application-level liveness; Ping
 	TypeBye        = "bye"          // leaving on purpose: partner sees "away"; Bye
+	TypeSeen       = "seen"         // this phone applied every event up to an offset; Seen
 )
 
 // Server-to-client message types that are not events.
@@ -81,6 +82,7 @@ const (
 	KindDebriefSubmitted = "debrief.submitted" // a seat handed in its debrief
 	KindDebriefReleased  = "debrief.released"  // both debriefs, to both, at once
 	KindErased           = "erased"            // the room is gone
+	KindDelivered        = "delivered"         // a seat's phone confirmed it has the events up to Seen
 )
 
 // Presence states.
@@ -88,6 +90,10 @@ const (
 	PresenceOnline       = "online"
 	PresenceReconnecting = "reconnecting" // the socket dropped without a goodbye
 	PresenceAway         = "away"         // the phone said bye or was never back
+	// PresenceUnreachable: the socket is open but the phone has sent nothing
+	// for the liveness window (a frozen page, a locked phone): what is sent
+	// to it may sit unread.
+	PresenceUnreachable = "unreachable"
 )
 
 // Round close reasons.
@@ -250,6 +256,18 @@ type Bye struct {
 	Header
 }
 
+// Seen says "this phone has applied every event up to and including
+// Offset". The server keeps the highest such offset per seat and, when it
+// passes at least one event the seat had not confirmed and that is not the
+// seat's own nor a receipt, logs KindDelivered, so the partner's phone
+// knows what actually arrived. A phone sends it after applying events from
+// its partner (never for delivered events alone, or two phones would
+// confirm each other's receipts), coalesced, at most one in flight.
+type Seen struct {
+	Header
+	Offset uint64 `json:"offset"`
+}
+
 // Welcome answers create, join and resume. With Snapshot the phone replaces
 // its state; without one it applies Replay, the events exactly after its
 // offset in order — absent when it missed nothing.
@@ -275,6 +293,9 @@ type Snapshot struct {
 	Settings *Sealed        `json:"settings,omitempty"`
 	Announce [2]*Sealed     `json:"announce"` // latest announcement per seat
 	Debriefs []DebriefState `json:"debriefs"` // rounds whose debrief window is open
+	// Seen is the offset each seat's phone last confirmed with Seen, seat 1
+	// first: what a resuming phone knows its partner received.
+	Seen [2]uint64 `json:"seen"`
 }
 
 // RoundState is an open round as seen in a snapshot.
@@ -329,6 +350,10 @@ type Event struct {
 	Blobs []string `json:"blobs,omitempty"`
 	// Until is the end of the debrief window (KindRoundOpened, KindRoundClosed).
 	Until int64 `json:"until,omitempty"`
+	// Seen is the offset Seat's phone confirmed (KindDelivered): it has
+	// applied every event up to and including it. ("offset" is the event's
+	// own place in the log.)
+	Seen uint64 `json:"seen,omitempty"`
 }
 
 // Ack answers a request that succeeded. It is sent only after every event

@@ -104,6 +104,7 @@ func init() {
 		TypeErase:      Erase{},
 		TypePing:       Ping{},
 		TypeBye:        Bye{},
+		TypeSeen:       Seen{},
 	} {
 		registerRequest(typ, reflect.TypeOf(v))
 	}

@@ -200,7 +200,9 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 			return ErrInviteExpired
 		}
 		st.JoinKeyHash = ""
-		*se = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1, JoinProof: proof}
+		// Worthy stays: what seat 1 did before the pairing (a pause, the
+		// settings) is confirmed by seat 2's first receipt.
+		*se = Seat{Taken: true, DeviceHash: deviceHash, Presence: protocol.PresenceOnline, Gen: 1, JoinProof: proof, Worthy: se.Worthy}
 		m = Member{Room: st.ID, Seat: 2, Gen: 1}
 		t.emit(protocol.Event{Kind: protocol.KindPaired, Seat: 2})
 		return nil
@@ -468,6 +470,82 @@ func (s *Service) Debrief(ctx context.Context, m Member, round, blob string) (ui
 	})
 }
 
+// Seen records that the member's phone has applied every event up to
+// offset (at most the room's offset; a lower one than before changes
+// nothing) and, when that passes at least one event worth a receipt (see
+// Seat.Worthy), logs KindDelivered so the partner knows. It returns the
+// room's offset, like every change.
+//
+// Worthy is only the newest such event. A receipt that stops short of it
+// may or may not pass an earlier one; only then is the log consulted (the
+// phone's receipts normally end at an event worth one, or reach the
+// newest). A log that no longer holds the span counts as worthy: a
+// superfluous receipt is harmless, a missing one would leave the partner
+// thinking a pause never arrived.
+func (s *Service) Seen(ctx context.Context, m Member, offset uint64) (uint64, error) {
+	var known *span // the verdict for a span read from the log
+	for attempt := 0; ; attempt++ {
+		var ask *span
+		off, err := s.change(ctx, m, func(t *tx) error {
+			ask = nil
+			se := &t.st.Seats[m.Seat-1]
+			to := min(offset, t.st.Offset)
+			if to <= se.Seen {
+				return nil
+			}
+			from := se.Seen
+			var worthy bool
+			switch {
+			case se.Worthy <= from:
+			case se.Worthy <= to:
+				worthy = true
+			case known != nil && known.from == from && known.to == to:
+				worthy = known.worthy
+			case attempt >= 3:
+				worthy = true // the span keeps moving; err on the side of a receipt
+			default:
+				ask = &span{epoch: t.st.Epoch, from: from, to: to}
+				return nil
+			}
+			se.Seen = to
+			t.dirty = true
+			if worthy {
+				t.emit(protocol.Event{Kind: protocol.KindDelivered, Seat: m.Seat, Seen: to})
+			}
+			return nil
+		})
+		if ask == nil || err != nil {
+			return off, err
+		}
+		evs, complete, err := s.store.Since(ctx, m.Room, ask.epoch, ask.from)
+		if err != nil {
+			return 0, err
+		}
+		ask.worthy = !complete
+		for _, ev := range evs {
+			if ev.Offset <= ask.to && worthyFor(ev, m.Seat) {
+				ask.worthy = true
+			}
+		}
+		known = ask
+	}
+}
+
+// span is a run of offsets (from, to] and whether any event in it is worth a
+// receipt.
+type span struct {
+	epoch    string
+	from, to uint64
+	worthy   bool
+}
+
+// worthyFor reports whether ev is worth seat's receipt: it is not a receipt
+// and not about the seat itself (its own pause, its own presence), which
+// its partner gains nothing from hearing confirmed.
+func worthyFor(ev protocol.Event, seat int) bool {
+	return ev.Kind != protocol.KindDelivered && ev.Seat != seat
+}
+
 // Erase tells both seats the room is gone, then deletes everything of it.
 // The same commit marks the room erased, so nothing can join, resume or act
 // in it between the event and the deletion; and the deletion does not stop
@@ -557,6 +635,11 @@ func (t *tx) emit(ev protocol.Event) {
 	t.st.Offset++
 	ev.V, ev.Type = protocol.Version, protocol.TypeEvent
 	ev.Epoch, ev.Offset, ev.At = t.st.Epoch, t.st.Offset, t.now
+	for i := range t.st.Seats {
+		if worthyFor(ev, i+1) {
+			t.st.Seats[i].Worthy = ev.Offset
+		}
+	}
 	t.evs = append(t.evs, ev)
 }
 

@@ -48,6 +48,14 @@ type Seat struct {
 	// so a stale socket that closes late cannot mark a reconnected seat away,
 	// and cannot act for it.
 	Gen uint64 `json:"gen"`
+	// Seen is the highest offset the seat's phone confirmed it applied
+	// (protocol.Seen); it only grows.
+	Seen uint64 `json:"seen,omitempty"`
+	// Worthy is the offset of the newest event worth this seat's receipt:
+	// one that is neither a receipt (KindDelivered) nor about the seat
+	// itself. A Seen that passes none of them logs nothing, so receipts
+	// cannot answer receipts and a phone repeating itself adds nothing.
+	Worthy uint64 `json:"worthy,omitempty"`
 }
 
 // Round is an open check-in round.
@@ -86,6 +94,7 @@ func (st *State) Snapshot() *protocol.Snapshot {
 		Settings: st.Settings,
 		Announce: st.Announce,
 		Debriefs: []protocol.DebriefState{},
+		Seen:     [2]uint64{st.Seats[0].Seen, st.Seats[1].Seen},
 	}
 	if r := st.Round; r != nil {
 		s.Round = &protocol.RoundState{

@@ -170,6 +170,9 @@ type term struct {
 	pauseWord string
 	signals   []string
 	erased    bool
+	// pausedAt is the offset of this seat's pause until the partner's
+	// phone confirmed it (a delivered event), else 0.
+	pausedAt uint64
 }
 
 func (t *term) say(format string, a ...any) {
@@ -522,6 +525,7 @@ func (t *term) event(e client.Event) {
 		t.say("later: debrief <what helped> | <what next time>")
 	case protocol.KindPaused:
 		if mine {
+			t.pausedAt = e.Offset
 			t.say("paused — type unpause when you are ready")
 		} else if t.pauseWord != "" {
 			t.say("paused by partner (%s) — take a breath", t.pauseWord)
@@ -564,6 +568,13 @@ func (t *term) event(e client.Event) {
 			return
 		}
 		t.say("%s", t.debriefs(e.Debriefs))
+	case protocol.KindDelivered:
+		// Only what the screen promised: the pause reached the partner's
+		// phone, not merely the server.
+		if !mine && t.pausedAt > 0 && e.Seen >= t.pausedAt {
+			t.pausedAt = 0
+			t.say("delivered: partner's phone has the pause")
+		}
 	case protocol.KindErased:
 		t.erased = true
 		t.say("erased")

@@ -136,6 +136,7 @@ func TestTwoTerminals(t *testing.T) {
 	b.wait(ctx, "pause word: mandarina")
 	a.typeLine("pause")
 	b.wait(ctx, "paused by partner (mandarina) — take a breath")
+	a.wait(ctx, "delivered: partner's phone has the pause")
 	b.typeLine("unpause")
 	b.wait(ctx, "can't: ")
 	a.typeLine("unpause")

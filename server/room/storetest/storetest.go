@@ -5,6 +5,8 @@ package storetest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
@@ -39,6 +41,8 @@ func Run(t *testing.T, cfg Config) {
 		"subscribe":                    testSubscribe,
 		"delete":                       testDelete,
 		"log keeps no reveal":          testLogWithoutReveal,
+		"receipts":                     testReceipts,
+		"receipt checks the log":       testReceiptChecksLog,
 		"ping":                         func(t *testing.T, s room.Store, _ Config) { mustOK(t, s.Ping(ctx(t))) },
 	}
 	for name, fn := range tests {
@@ -337,5 +341,141 @@ func testLogWithoutReveal(t *testing.T, s room.Store, _ Config) {
 	mustOK(t, err)
 	if !complete || len(evs) != 1 || evs[0].Reveal != nil || evs[0].Rev != 1 {
 		t.Fatalf("logged %+v", evs)
+	}
+}
+
+// pair opens a room through the room logic over s and returns the Service
+// and both seats' members.
+func pair(t *testing.T, s room.Store) (*room.Service, room.Member, room.Member) {
+	t.Helper()
+	rooms := room.New(room.Options{Store: s})
+	key := make([]byte, 32)
+	key[0] = 7
+	sum := sha256.Sum256(key)
+	a, err := rooms.Create(ctx(t), base64.RawURLEncoding.EncodeToString(sum[:]))
+	mustOK(t, err)
+	b, err := rooms.Join(ctx(t), a.Member.Room, base64.RawURLEncoding.EncodeToString(key), "")
+	mustOK(t, err)
+	// Seat 1 confirms the pairing (offset 1), worth its receipt (offset 2).
+	off, err := rooms.Seen(ctx(t), a.Member, 1)
+	mustOK(t, err)
+	if evs := logged(t, s, a.Member.Room, 0); off != 2 || len(evs) != 2 || evs[1].Kind != protocol.KindDelivered || evs[1].Seat != 1 || evs[1].Seen != 1 {
+		t.Fatalf("the pairing's receipt: %+v", evs)
+	}
+	return rooms, a.Member, b.Member
+}
+
+// logged returns the events logged after offset.
+func logged(t *testing.T, s room.Store, id string, after uint64) []protocol.Event {
+	t.Helper()
+	st, err := s.Load(ctx(t), id)
+	mustOK(t, err)
+	evs, complete, err := s.Since(ctx(t), id, st.Epoch, after)
+	mustOK(t, err)
+	if !complete {
+		t.Fatalf("log incomplete after %d", after)
+	}
+	return evs
+}
+
+// testReceipts: a seat's receipt that passes an event worth confirming logs
+// one delivered event; receipts of receipts, of the seat's own events,
+// repeated or lowered receipts log nothing; the state keeps each seat's
+// confirmed offset through the store, and the snapshot shows it.
+func testReceipts(t *testing.T, s room.Store, _ Config) {
+	rooms, a, b := pair(t, s)
+	paused, err := rooms.Pause(ctx(t), a) // worth seat 2's receipt
+	mustOK(t, err)
+
+	// Seat 2 confirms beyond the room's offset: clamped to it.
+	off, err := rooms.Seen(ctx(t), b, paused+100)
+	mustOK(t, err)
+	evs := logged(t, s, a.Room, paused)
+	if len(evs) != 1 || evs[0].Kind != protocol.KindDelivered || evs[0].Seat != 2 || evs[0].Seen != paused || off != paused+1 {
+		t.Fatalf("after seat 2's receipt: %+v, offset %d", evs, off)
+	}
+	delivered := evs[0].Offset
+
+	// Seat 1 confirms up to and including the receipt: the pause is its
+	// own, the receipt a receipt: nothing worth a receipt, nothing logged,
+	// but its confirmed offset moves.
+	off, err = rooms.Seen(ctx(t), a, delivered)
+	mustOK(t, err)
+	// Repeated and lowered receipts change nothing at all.
+	for _, again := range []struct {
+		m   room.Member
+		off uint64
+	}{{b, paused}, {b, paused - 1}, {a, delivered}, {a, 0}} {
+		st0, _ := s.Load(ctx(t), a.Room)
+		_, err := rooms.Seen(ctx(t), again.m, again.off)
+		mustOK(t, err)
+		st1, _ := s.Load(ctx(t), a.Room)
+		if st1.Version != st0.Version {
+			t.Fatalf("seat %d's receipt of %d was saved again", again.m.Seat, again.off)
+		}
+	}
+	if evs := logged(t, s, a.Room, delivered); len(evs) != 0 || off != delivered {
+		t.Fatalf("a receipt of a receipt logged %+v", evs)
+	}
+	st, err := s.Load(ctx(t), a.Room)
+	mustOK(t, err)
+	if got := st.Snapshot().Seen; got != [2]uint64{delivered, paused} {
+		t.Fatalf("snapshot seen %v, want [%d %d]", got, delivered, paused)
+	}
+
+	// Seat 2 confirms seat 1's receipt alone: nothing.
+	_, err = rooms.Seen(ctx(t), b, delivered)
+	mustOK(t, err)
+	if evs := logged(t, s, a.Room, delivered); len(evs) != 0 {
+		t.Fatalf("seat 2's receipt of a receipt logged %+v", evs)
+	}
+
+	// The partner's unpause is worth seat 2's receipt again.
+	unpaused, err := rooms.Unpause(ctx(t), a)
+	mustOK(t, err)
+	_, err = rooms.Seen(ctx(t), b, unpaused)
+	mustOK(t, err)
+	if evs := logged(t, s, a.Room, unpaused); len(evs) != 1 || evs[0].Kind != protocol.KindDelivered || evs[0].Seen != unpaused {
+		t.Fatalf("after the unpause's receipt: %+v", evs)
+	}
+	// A replaced connection cannot confirm for its seat.
+	if _, err := rooms.Seen(ctx(t), room.Member{Room: b.Room, Seat: 2, Gen: b.Gen + 1}, unpaused); !errors.Is(err, room.ErrReplaced) {
+		t.Fatalf("a stale member's receipt: %v", err)
+	}
+}
+
+// testReceiptChecksLog: a receipt that stops short of the newest event worth
+// one is judged by the log: over only receipts and the seat's own events it
+// logs nothing, over an earlier worthy event it logs delivered.
+func testReceiptChecksLog(t *testing.T, s room.Store, _ Config) {
+	rooms, a, b := pair(t, s)
+	p1, err := rooms.Pause(ctx(t), a)
+	mustOK(t, err)
+	d1, err := rooms.Seen(ctx(t), b, p1) // logs delivered at d1
+	mustOK(t, err)
+	own, err := rooms.Pause(ctx(t), b) // seat 2's own
+	mustOK(t, err)
+	un, err := rooms.Unpause(ctx(t), a) // worth seat 2's receipt, the newest
+	mustOK(t, err)
+	if d1 != p1+1 || own != d1+1 || un != own+1 {
+		t.Fatalf("offsets %d %d %d %d", p1, d1, own, un)
+	}
+	// Seat 2 confirms (p1, own]: a receipt and its own pause, nothing
+	// worth a receipt, though a worthy event follows.
+	_, err = rooms.Seen(ctx(t), b, own)
+	mustOK(t, err)
+	if evs := logged(t, s, a.Room, un); len(evs) != 0 {
+		t.Fatalf("a receipt over nothing worth one logged %+v", evs)
+	}
+
+	// Seat 1 last confirmed the pairing. Seat 2 lifts its pause: the
+	// newest event worth seat 1's receipt. Seat 1 confirms up to seat 2's
+	// pause, an earlier one: delivered.
+	un2, err := rooms.Unpause(ctx(t), b)
+	mustOK(t, err)
+	_, err = rooms.Seen(ctx(t), a, own)
+	mustOK(t, err)
+	if evs := logged(t, s, a.Room, un2); len(evs) != 1 || evs[0].Kind != protocol.KindDelivered || evs[0].Seat != 1 || evs[0].Seen != own {
+		t.Fatalf("seat 1's receipt of seat 2's pause: %+v", evs)
 	}
 }
