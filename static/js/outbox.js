@@ -128,6 +128,25 @@ export function owed({ st, seat, wantsPause, space, shared, drafts }) {
 }
 
 /**
+ * The receipt this phone owes (protocol §5.15): the offset to confirm with
+ * seen, or 0 for none. One is owed when the mirror holds an event worth this
+ * seat's receipt beyond what the server confirmed (its delivered event or
+ * snapshot) or acknowledged; never while one is in flight (receipts are
+ * coalesced: the next goes when the answer is back).
+ * @param {object} o
+ * @param {object} o.st the room mirror
+ * @param {number} o.seat
+ * @param {number} o.offset the offset this phone has applied
+ * @param {number} o.acked the highest offset the server acknowledged a seen for
+ * @param {boolean} o.inFlight
+ */
+export function receiptDue({ st, seat, offset, acked, inFlight }) {
+  if (inFlight || !st.worthy) return 0;
+  const confirmed = Math.max(st.seen[seat - 1], acked);
+  return st.worthy[seat - 1] > confirmed && offset > confirmed ? offset : 0;
+}
+
+/**
  * Runs task after a quiet delay, one run at a time: a call while a run is
  * under way runs it once more afterwards. Timers are injected for tests.
  */

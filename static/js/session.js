@@ -14,6 +14,7 @@
 
 import { Conn } from './conn.js';
 import * as C from './crypto.js';
+import { receiptDue } from './outbox.js';
 import { concreteIds } from './rules.js';
 import { emptyState, fromSnapshot, applyEvent } from './state.js';
 
@@ -49,6 +50,7 @@ export class Session {
     this.blobs = new Map(); // context|blob → opened JSON, or null when it cannot be opened
     this.tokenMaps = new Map(); // round → Map(token → concrete id)
     this.opened = { shared: null, announce: [null, null], released: {}, reveal: [] };
+    this.receipt = { acked: 0, inFlight: false };
   }
 
   on(fn) {
@@ -96,7 +98,11 @@ export class Session {
       hello: (cursor) => this.hello(cursor),
       onWelcome: (w) => this.welcome(w),
       onEvent: (ev) => this.event(ev),
-      onReady: () => this.emit({ type: 'ready' }),
+      onReady: () => {
+        this.receipt = { acked: 0, inFlight: false }; // a new socket: nothing in flight on it
+        this.confirm();
+        this.emit({ type: 'ready' });
+      },
       onStatus: (s) => {
         this.status = s;
         if (s === 'open') this.everOpen = true;
@@ -151,7 +157,7 @@ export class Session {
     r.inviteUntil = w.inviteExpiresAt || 0;
     this.intents.setRoom(r);
     if (w.snapshot) {
-      this.st = fromSnapshot(w.snapshot);
+      this.st = fromSnapshot(w.snapshot, w.offset);
       this.cursor = { epoch: w.epoch, offset: w.offset };
       this.intents.setSync(this.cursor, this.st);
       await this.refresh();
@@ -166,6 +172,29 @@ export class Session {
     this.intents.setSync(this.cursor, this.st);
     if (REOPEN.has(ev.kind)) await this.refresh();
     this.emit({ type: 'event', ev, prev });
+    this.confirm();
+  }
+
+  /**
+   * Sends the receipt owed, if any (outbox.receiptDue): after events are
+   * applied and saved, coalesced, one in flight. One that fails goes again
+   * after the next welcome.
+   */
+  async confirm() {
+    const r = this.receipt;
+    if (!this.isOpen || !this.conn.authed) return;
+    const offset = receiptDue({ st: this.st, seat: this.seat, offset: this.cursor.offset, acked: r.acked, inFlight: r.inFlight });
+    if (!offset) return;
+    r.inFlight = true;
+    try {
+      await this.conn.request({ type: 'seen', offset });
+      if (offset > r.acked) r.acked = offset;
+    } catch {
+      return; // sent again after the next welcome
+    } finally {
+      r.inFlight = false;
+    }
+    this.confirm();
   }
 
   async open(context, blob) {

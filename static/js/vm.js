@@ -14,7 +14,7 @@ import { t } from './i18n.js';
 import { atLimit, tapsKey, planLists } from './outbox.js';
 import { render as renderSuggestion } from './rules.js';
 import { spaceBanner } from './space.js';
-import { openDebriefs } from './state.js';
+import { openDebriefs, reached } from './state.js';
 import { clock, dateTime, deadline } from './when.js';
 
 export const NAV_SCREENS = ['checkin', 'debrief', 'history', 'plan', 'erase'];
@@ -51,10 +51,12 @@ export function bar(ctx) {
   } else if (!ctx.st.paired) {
     state = 'waiting';
   } else {
-    const p = ctx.st.presence[ctx.other - 1];
-    state = p === 'online' ? 'online' : p === 'reconnecting' ? 'reconnecting' : 'away';
+    // Online only while the server hears from the partner's phone; a
+    // frozen, locked, dropped or departed phone is not reachable, whatever
+    // the reason (protocol §8).
+    state = ctx.st.presence[ctx.other - 1] === 'online' ? 'online' : 'unreachable';
   }
-  const key = { offline: 'stOffline', connecting: 'stConnecting', waiting: 'stWaiting', online: 'stOnline', reconnecting: 'stReconnecting', away: 'stAway' }[state];
+  const key = { offline: 'stOffline', connecting: 'stConnecting', waiting: 'stWaiting', online: 'stOnline', unreachable: 'stUnreachable' }[state];
   const word = pauseWord(ctx);
   return {
     shown,
@@ -67,6 +69,16 @@ export function bar(ctx) {
   };
 }
 
+/**
+ * How far something this phone sent has got: 'sending' until the server
+ * logged it, 'waiting' until the partner's phone confirmed it has it
+ * (protocol §5.15), then 'delivered'. Never more than the receipts say.
+ */
+export function deliveryOf(ctx, logged, offset) {
+  if (!logged) return 'sending';
+  return reached(ctx.st, ctx.other, offset) ? 'delivered' : 'waiting';
+}
+
 /** The full-screen pause: whose it is and what it says. */
 export function pause(ctx) {
   const L = ctx.lang;
@@ -75,9 +87,13 @@ export function pause(ctx) {
   const n = names(ctx);
   const s = ctx.opened.shared;
   const signals = s && Array.isArray(s.signals) ? s.signals.filter(Boolean) : [];
+  const delivery = mine ? deliveryOf(ctx, ctx.st.paused[ctx.seat - 1], ctx.st.at.paused[ctx.seat - 1]) : '';
+  const dkey = { sending: 'pauseSending', delivered: 'pauseDelivered', waiting: 'pauseNotYet' }[delivery];
   return {
     shown: mine || theirs,
     who: mine ? 'me' : 'partner',
+    delivery,
+    deliveryText: dkey ? t(dkey, { name: n.partner }, L) : '',
     word: pauseWord(ctx),
     title: mine ? t('youPaused', {}, L) : t('partnerPaused', { name: n.partner }, L),
     body: mine ? t('youPausedBody', {}, L) : t('partnerPausedBody', { name: n.partner }, L),
@@ -130,6 +146,7 @@ export function checkin(ctx) {
     note = t(taps.needs.length ? 'suggOpening' : 'suggIdle', {}, L);
   } else if (r.rev > 0 && ctx.opened.reveal.length) {
     state = 'revealed';
+    if (!reached(st, other, st.at.reveal)) note = t('revealNotYet', { name: n.partner }, L);
   } else if (r.submitted[0] && r.submitted[1]) {
     state = 'none';
     note = t('suggNone', {}, L);
@@ -185,9 +202,18 @@ function spaceView(ctx, n) {
   const b = spaceBanner(ctx.space, ctx.opened.announce[ctx.other - 1], ctx.spaceSeen, ctx.now);
   const key = { partner: 'spacePartner', mine: 'spaceMine', partnerDone: 'spacePartnerDone', mineDone: 'spaceMineDone' }[b.kind];
   const offer = b.kind.endsWith('Done');
+  let text = key ? t(key, { name: n.partner, minutes: b.minutes }, L) : '';
+  let delivery = '';
+  if (b.kind === 'mine') {
+    // Whether the partner's phone has this phone's notice, as the receipts say.
+    const logged = Boolean(ctx.space && ctx.space.sent);
+    delivery = deliveryOf(ctx, logged, ctx.st.at.announce[ctx.seat - 1]);
+    text += ` ${t({ sending: 'pauseSending', delivered: 'pauseDelivered', waiting: 'pauseNotYet' }[delivery], { name: n.partner }, L)}`;
+  }
   return {
     kind: b.kind,
-    text: key ? t(key, { name: n.partner, minutes: b.minutes }, L) : '',
+    delivery,
+    text,
     clock: b.until ? clock(b.until - ctx.now) : '',
     offer,
     state: offer ? 'done' : b.until ? 'counting' : '',

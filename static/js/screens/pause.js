@@ -41,6 +41,10 @@ export function render(app, ctx) {
   setText($('pause-word-big'), v.word);
   setText($('pause-title'), v.title);
   setText($('pause-body'), v.body);
+  // What the pauser is told about the partner's phone: only what its receipts say.
+  box.dataset.delivery = v.delivery;
+  setText($('pause-delivery'), v.deliveryText);
+  setShown($('pause-delivery'), Boolean(v.deliveryText));
   setShown($('pause-also'), Boolean(v.also));
   setText($('pause-also'), v.also);
   setShown($('unpause-btn'), v.canLift);
