@@ -46,7 +46,7 @@ test('every key the page and the code use exists', () => {
 });
 
 test('t fills placeholders and picks the singular', () => {
-  assert.equal(t('stReconnecting', { name: 'Sam' }, 'en'), 'Sam is reconnecting…');
+  assert.equal(t('stUnreachable', { name: 'Sam' }, 'en'), 'Sam’s phone is not reachable right now');
   assert.equal(t('celebrateMatched', { count: 1 }, 'es'), STRINGS.es.celebrateMatched_one);
   assert.equal(t('celebrateMatched', { count: 3 }, 'en'), 'You found something you both wanted 3 times this month.');
   assert.equal(t('no such key'), 'no such key');

@@ -167,3 +167,25 @@ test('the debouncer runs one task at a time and once more after a call during a 
   await again;
   assert.equal(runs, 2);
 });
+
+test('receipts: owed only for events worth one, coalesced, never for receipts or this seat alone', async () => {
+  const { applyEvent } = await import('./state.js');
+  const e = (offset, x) => ({ epoch: 'e', offset, ...x });
+  let st = paired(null);
+  // This phone's own pause is not worth its receipt; a delivered event never is.
+  st = applyEvent(st, e(1, { kind: 'paused', seat: 1 }));
+  st = applyEvent(st, e(2, { kind: 'delivered', seat: 2, seen: 1 }));
+  assert.equal(O.receiptDue({ st, seat: 1, offset: 2, acked: 0, inFlight: false }), 0);
+  // The partner's pause is: confirm up to where this phone is.
+  st = applyEvent(st, e(3, { kind: 'paused', seat: 2 }));
+  assert.equal(O.receiptDue({ st, seat: 1, offset: 3, acked: 0, inFlight: false }), 3);
+  // One in flight: the next waits for its answer.
+  assert.equal(O.receiptDue({ st, seat: 1, offset: 3, acked: 0, inFlight: true }), 0);
+  // Acknowledged (or confirmed by this seat's delivered event): nothing more.
+  assert.equal(O.receiptDue({ st, seat: 1, offset: 3, acked: 3, inFlight: false }), 0);
+  const confirmed = applyEvent(st, e(4, { kind: 'delivered', seat: 1, seen: 3 }));
+  assert.equal(O.receiptDue({ st: confirmed, seat: 1, offset: 4, acked: 0, inFlight: false }), 0);
+  // An event without a seat (a reveal) is worth one.
+  st = applyEvent(confirmed, e(5, { kind: 'round.revealed', round: R1, reveal: [], rev: 1 }));
+  assert.equal(O.receiptDue({ st, seat: 1, offset: 5, acked: 3, inFlight: false }), 5);
+});
