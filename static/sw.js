@@ -9,7 +9,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v2';
+const VERSION = 'softland-shell-v3';
 const SHELL = [
   '/',
   '/app.css',
@@ -25,7 +25,6 @@ const SHELL = [
   '/js/lifecycle.js',
   '/js/main.js',
   '/js/outbox.js',
-  '/js/qr.js',
   '/js/react.js',
   '/js/rules.js',
   '/js/session.js',
@@ -41,15 +40,17 @@ const SHELL = [
   '/js/screens/debrief.js',
   '/js/screens/erase.js',
   '/js/screens/history.js',
+  '/js/screens/insecure.js',
   '/js/screens/notice.js',
   '/js/screens/pair.js',
   '/js/screens/pause.js',
   '/js/screens/plan.js',
   '/js/screens/welcome.js',
-  '/vendor/uqr/uqr.mjs',
 ];
-// Fetched when first used and kept for offline use after that.
-const LATER = ['/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+// Fetched when first used and kept for offline use after that: the icons,
+// and the QR code (drawn only on the pairing screen, which needs the server
+// anyway), so a first visit does not download them.
+const LATER = ['/js/qr.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {

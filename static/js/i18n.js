@@ -181,6 +181,10 @@ const en = {
 
   startAgain: 'Start again',
   tryAgain: 'Try again',
+  insecureTitle: 'This page needs HTTPS',
+  insecureBody: 'Softland seals everything on your phone before it leaves it, and browsers allow that only on a secure page (an https:// address). This address is plain http://, so Softland cannot work here.',
+  insecureSetup: 'Set up this phone for HTTPS',
+  insecureAsk: 'Open Softland at its https:// address, or ask whoever runs this server for it.',
   useHere: 'Use Softland here',
   switchRoom: 'Open the new link',
   keepRoom: 'Keep our room',
@@ -375,6 +379,10 @@ const es = {
 
   startAgain: 'Empezar de nuevo',
   tryAgain: 'Intentar de nuevo',
+  insecureTitle: 'Esta página necesita HTTPS',
+  insecureBody: 'Softland sella todo en tu teléfono antes de que salga de él, y los navegadores solo lo permiten en una página segura (una dirección https://). Esta dirección es http:// simple, así que Softland no puede funcionar aquí.',
+  insecureSetup: 'Preparar este teléfono para HTTPS',
+  insecureAsk: 'Abre Softland en su dirección https://, o pídesela a quien gestiona este servidor.',
   useHere: 'Usar Softland aquí',
   switchRoom: 'Abrir el enlace nuevo',
   keepRoom: 'Conservar nuestra sala',

@@ -15,6 +15,7 @@ import * as checkin from './screens/checkin.js';
 import * as debrief from './screens/debrief.js';
 import * as erase from './screens/erase.js';
 import * as history from './screens/history.js';
+import * as insecure from './screens/insecure.js';
 import * as noticeScreen from './screens/notice.js';
 import * as pair from './screens/pair.js';
 import * as pause from './screens/pause.js';
@@ -43,6 +44,7 @@ function changeLang(l) {
 async function boot() {
   setLang(intents.lang() || detectLang(navigator.languages || [navigator.language]));
   strings();
+  if (!insecure.secure()) return insecure.show();
   for (const m of [...Object.values(screens), bar, pause]) if (m.mount) m.mount(app);
   for (const id of ['lang-welcome', 'lang-plan']) $(id).addEventListener('change', (e) => changeLang(e.target.value));
   listen(app);
