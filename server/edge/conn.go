@@ -80,9 +80,26 @@ type conn struct {
 
 	tasks     tasks
 	pingTimer *time.Timer // fires ping; re-armed by it
+	live      liveness
 	writing   atomic.Bool // a writer goroutine is running (or the socket is done)
 	tick      atomic.Bool // the round expiry timer fired; the writer calls Tick
 	w         writerState // the running writer's only
+}
+
+// liveness follows whether the admitted phone is sending anything (the
+// seat's unreachable presence). The reader notes the time of every message;
+// one timer fires when the window since the last one has passed. Noting a
+// time is cheaper than resetting a timer for every message, and the timer
+// re-arms itself for whatever is left of the window. mu is held across the
+// store calls, so the reader and the timer take turns: a message that
+// arrives while the timer is marking the seat unreachable is seen as soon
+// as that is saved, and the seat goes back online.
+type liveness struct {
+	mu     sync.Mutex
+	member room.Member // set at admission; zero before
+	last   time.Time   // when the last message arrived
+	silent bool        // the seat was marked unreachable by this socket
+	timer  *time.Timer // fires check; nil before admission
 }
 
 // writerState is what the writer keeps between frames. One writer goroutine
@@ -193,6 +210,11 @@ func (c *conn) run() {
 	c.fail(websocket.StatusNormalClosure, "")
 	c.tasks.stop()
 	c.pingTimer.Stop()
+	c.live.mu.Lock()
+	if c.live.timer != nil {
+		c.live.timer.Stop()
+	}
+	c.live.mu.Unlock()
 	if c.w.timer != nil {
 		c.w.timer.Stop()
 	}
@@ -228,14 +250,25 @@ func (c *conn) read() websocket.StatusCode {
 		if err != nil {
 			return websocket.CloseStatus(err)
 		}
+		c.alive()
 		if !c.limiter.Allow() {
-			strikes++
-			if strikes >= floodStrikes {
-				c.s.log.Info("ws closed", "room", c.logID(), "reason", "flood")
-				c.fail(websocket.StatusPolicyViolation, "too many messages")
-				continue
+			// Every dropped message is answered, with its id when it can
+			// be read, so the phone knows what to send again.
+			id := ""
+			if typ == websocket.MessageText {
+				id = protocol.RequestID(data)
 			}
-			c.sendError("", protocol.CodeRateLimited, "too many messages; slow down")
+			c.sendError(id, protocol.CodeRateLimited, "too many messages; slow down")
+			if strikes++; strikes >= floodStrikes {
+				// The close goes behind every answer already owed: the
+				// writer sends them, then closes. Nothing more is read:
+				// what the phone sent after this is discarded unread by
+				// the close handshake, as after any close frame.
+				c.s.log.Info("ws closed", "room", c.logID(), "reason", "flood")
+				c.queue(&outItem{close: websocket.StatusPolicyViolation, closeMsg: "too many messages"})
+				<-c.ctx.Done()
+				return -1
+			}
 			continue
 		}
 		strikes = 0
@@ -252,6 +285,75 @@ func (c *conn) read() websocket.StatusCode {
 		}
 		c.handle(msg)
 	}
+}
+
+// watchLiveness starts the liveness window for the member just admitted. It
+// runs on the reader goroutine, like alive.
+func (c *conn) watchLiveness(m room.Member) {
+	l := &c.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.member, l.last = m, time.Now()
+	c.tasks.unlessStopped(func() { l.timer = time.AfterFunc(c.s.cfg.LivenessWindow, c.checkLiveness) })
+}
+
+// alive notes that a message arrived (any message: a flooding or malformed
+// one shows the phone is there too) and, if this socket had marked its seat
+// unreachable, marks it online again before the message is handled, so the
+// partner sees online before anything the message causes. It runs on the
+// reader goroutine.
+func (c *conn) alive() {
+	l := &c.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last = time.Now()
+	if !l.silent {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
+	err := c.s.rooms.Liveness(ctx, l.member, true)
+	cancel()
+	if err != nil && !room.IsRefusal(err) {
+		if c.ctx.Err() == nil {
+			c.s.log.Warn("presence not saved", "room", c.logID(), "err", err)
+		}
+		return // silent stays: the next message tries again
+	}
+	l.silent = false
+	c.tasks.unlessStopped(func() { l.timer.Reset(c.s.cfg.LivenessWindow) })
+}
+
+// checkLiveness runs on the liveness timer's goroutine when the window may
+// have passed: it marks the seat unreachable if nothing arrived for the
+// whole window, and otherwise waits for the rest of it. Once the seat is
+// unreachable the timer rests until alive re-arms it.
+func (c *conn) checkLiveness() {
+	if !c.tasks.enter() {
+		return
+	}
+	defer c.tasks.leave()
+	l := &c.live
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.ctx.Err() != nil || l.silent {
+		return
+	}
+	window := c.s.cfg.LivenessWindow
+	if quiet := time.Since(l.last); quiet < window {
+		l.timer.Reset(window - quiet)
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
+	err := c.s.rooms.Liveness(ctx, l.member, false)
+	cancel()
+	if err != nil && !room.IsRefusal(err) {
+		if c.ctx.Err() == nil {
+			c.s.log.Warn("presence not saved", "room", c.logID(), "err", err)
+			l.timer.Reset(window) // try again later, unless a message comes first
+		}
+		return
+	}
+	l.silent = true
 }
 
 // send queues a frame for the writer. A phone whose queue is full is too slow

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -629,6 +630,73 @@ func TestPresence(t *testing.T) {
 	}
 }
 
+// TestLiveness: a socket that stays open but sends nothing for the liveness
+// window makes its seat unreachable for the partner, and its next message
+// makes it online again, before that message is answered. Alex keeps
+// talking throughout; Sam says nothing after joining.
+func TestLiveness(t *testing.T) {
+	const window = 300 * time.Millisecond
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{LivenessWindow: window}})
+	a, b := phonetest.Pair(t, srv)
+	start := time.Now()
+	var gone phonetest.Frame
+	for gone.Kind == "" {
+		if time.Since(start) > phonetest.WaitFor {
+			t.Fatal("the silent seat never became unreachable")
+		}
+		for _, f := range a.Sync() {
+			if f.Kind == protocol.KindPresence && f.Seat == 2 {
+				gone = f
+				break
+			}
+		}
+		time.Sleep(window / 4)
+	}
+	if gone.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("silent seat: %s", gone.Raw)
+	}
+	if since := time.Since(start); since < window {
+		t.Fatalf("unreachable after %v, before the window of %v had passed", since, window)
+	}
+	// The silent socket is open: it hears about itself too.
+	if f := b.Until(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("the silent phone's own view: %s", f.Raw)
+	}
+	// Sam's next message brings the seat back, ahead of its answer.
+	id := b.Send(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})
+	if f := b.Expect(protocol.KindPresence); f.Seat != 2 || f.Presence != protocol.PresenceOnline {
+		t.Fatalf("back: %s", f.Raw)
+	}
+	b.Expect(protocol.KindPaused)
+	if f := b.Expect(protocol.TypeAck); f.ID != id {
+		t.Fatalf("ack: %s", f.Raw)
+	}
+	if f := seatPresence(a, 2); f.Presence != protocol.PresenceOnline {
+		t.Fatalf("partner after the message: %s", f.Raw)
+	}
+	// Sam, silent again, becomes unreachable again (and so does Alex, who
+	// stopped talking too); a resume on a new socket is online at once.
+	if f := seatPresence(a, 2); f.Presence != protocol.PresenceUnreachable {
+		t.Fatalf("silent again: %s", f.Raw)
+	}
+	b.Drop()
+	nb, w := phonetest.Reconnect(t, srv, b.Credentials, 0)
+	if w.Snapshot == nil || w.Snapshot.Presence[1] != protocol.PresenceOnline {
+		t.Fatalf("resumed: %s", w.Raw)
+	}
+	nb.Sync()
+}
+
+// seatPresence reads p's frames until a presence event about seat and
+// returns it.
+func seatPresence(p *phonetest.Phone, seat int) phonetest.Frame {
+	for {
+		if f := p.Next(); f.Kind == protocol.KindPresence && f.Seat == seat {
+			return f
+		}
+	}
+}
+
 func TestSecondSocketForSeatReplacesFirst(t *testing.T) {
 	srv := servertest.Start(t)
 	a, b := phonetest.Pair(t, srv)
@@ -680,6 +748,79 @@ func TestFloodLimited(t *testing.T) {
 		}
 	}
 	p.ExpectClose(websocket.StatusPolicyViolation)
+}
+
+// TestFloodAnswersEverything: a phone in a room sends 200 pings at once
+// without reading. With the default limits (20 a second, bursts of 40) the
+// first 40 or so are answered with pong, then each dropped one with
+// rate_limited carrying its id, and the 20th drop in a row closes the
+// socket with 1008 — after every one of those answers. What the phone sent
+// after that is discarded unread: the answered ids are exactly 1…n, in
+// order, each answered once.
+func TestFloodAnswersEverything(t *testing.T) {
+	srv := servertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, srv.WSURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	raw, _ := phonetest.NewKey()
+	create, _ := protocol.Marshal(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate, ID: "c"}, JoinKeyHash: phonetest.KeyHash(raw)})
+	if err := ws.Write(ctx, websocket.MessageText, create); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := ws.Read(ctx); err != nil || !bytes.Contains(b, []byte(`"welcome"`)) {
+		t.Fatalf("create: %s %v", b, err)
+	}
+	const sent = 200
+	for i := 1; i <= sent; i++ {
+		frame := fmt.Sprintf(`{"v":1,"type":"ping","id":"p%d"}`, i)
+		if ws.Write(ctx, websocket.MessageText, []byte(frame)) != nil {
+			break // the server has closed: the rest would be discarded anyway
+		}
+	}
+	var answers []phonetest.Frame
+	for {
+		_, b, err := ws.Read(ctx)
+		if err != nil {
+			if got := websocket.CloseStatus(err); got != websocket.StatusPolicyViolation {
+				t.Fatalf("socket ended with %v, want close 1008", err)
+			}
+			break
+		}
+		var f phonetest.Frame
+		if err := json.Unmarshal(b, &f); err != nil {
+			t.Fatalf("bad frame %s: %v", b, err)
+		}
+		f.Raw = b
+		answers = append(answers, f)
+	}
+	pongs, limited, run := 0, 0, 0
+	for i, f := range answers {
+		if want := fmt.Sprintf("p%d", i+1); f.ID != want {
+			t.Fatalf("answer %d is %s, want the answer to %s: every request up to the last answered gets one answer, in order", i+1, f.Raw, want)
+		}
+		switch {
+		case f.Type == protocol.TypePong:
+			pongs++
+			run = 0
+		case f.Type == protocol.TypeError && f.Code == protocol.CodeRateLimited:
+			limited++
+			run++
+		default:
+			t.Fatalf("answer %d: %s", i+1, f.Raw)
+		}
+	}
+	t.Logf("%d pongs, %d rate_limited, %d of %d pings discarded after the close", pongs, limited, sent-len(answers), sent)
+	// The burst covers every message, the create included.
+	if pongs < edge.DefaultBurst-1 {
+		t.Errorf("%d pongs; the rest of the burst of %d after the create is owed a pong each", pongs, edge.DefaultBurst)
+	}
+	if run != 20 {
+		t.Errorf("the answers end with %d rate_limited in a row; the socket closes after the 20th", run)
+	}
 }
 
 // TestDeadPeerReaped: the server pings every socket and keeps pinging while

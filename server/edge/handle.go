@@ -144,6 +144,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	c.roomLog.Store(logID(a.Member.Room))
 	c.authed.Store(true)
 	c.s.claimSeat(c)
+	c.watchLiveness(a.Member)
 	a.Welcome.ID = id
 	c.s.log.Info("ws admitted", "room", c.logID(), "seat", a.Member.Seat)
 	c.queue(&outItem{welcome: a})

@@ -33,6 +33,11 @@ const (
 	DefaultRate         = 20 // messages per second per socket, sustained
 	DefaultBurst        = 40
 	DefaultDrainTimeout = 10 * time.Second
+	// DefaultLivenessWindow is how long an admitted socket may stay silent
+	// before its seat shows unreachable. Web apps send a ping every 10 s
+	// while connected, so the window spans two of them plus slack for a
+	// slow network: one lost or late ping does not make a phone look gone.
+	DefaultLivenessWindow = 25 * time.Second
 )
 
 // Config configures a Server. Zero values take the defaults.
@@ -52,6 +57,9 @@ type Config struct {
 	PingInterval time.Duration
 	PingTimeout  time.Duration
 	WriteTimeout time.Duration
+	// LivenessWindow: an admitted socket from which no message arrived for
+	// this long makes its seat unreachable until the next message.
+	LivenessWindow time.Duration
 	// SendQueue bounds the frames waiting for one phone. A phone that falls
 	// that far behind is disconnected (1008) rather than slowing its room; it
 	// resumes and loses nothing.
@@ -108,6 +116,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.LivenessWindow <= 0 {
+		cfg.LivenessWindow = DefaultLivenessWindow
 	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = DefaultSendQueue

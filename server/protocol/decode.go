@@ -70,6 +70,18 @@ func DecodeRequest(data []byte) (any, error) {
 	return m, nil
 }
 
+// RequestID returns the id an error to the frame data would echo: the
+// request's id when it can be read (see DecodeRequest), else "". The edge
+// answers a message it drops for flooding with it, without decoding the
+// rest, so the phone knows which request to send again.
+func RequestID(data []byte) string {
+	s := scanFrame(data)
+	if s.idLong {
+		return ""
+	}
+	return s.id
+}
+
 const msgNotObject = "frame is not a JSON object with v, type and id"
 
 // unmarshalOptions: json v2 (github.com/go-json-experiment/json, the code

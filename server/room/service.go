@@ -586,6 +586,31 @@ func (s *Service) Leave(ctx context.Context, m Member, presence string) error {
 	return err
 }
 
+// Liveness records whether m's open socket is showing signs of life: alive
+// false marks an online seat unreachable (the phone has sent nothing for
+// the liveness window: a frozen page, a locked phone, a dead network the
+// socket has not noticed yet), alive true marks an unreachable seat online
+// again. Only the connection holding the socket calls it, so with several
+// instances the one that can see the silence decides; a connection the seat
+// has moved on from (Gen) changes nothing, nor does a seat that already
+// left.
+func (s *Service) Liveness(ctx context.Context, m Member, alive bool) error {
+	from, to := protocol.PresenceOnline, protocol.PresenceUnreachable
+	if alive {
+		from, to = to, from
+	}
+	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
+		se := &t.st.Seats[m.Seat-1]
+		if se.Gen != m.Gen || se.Presence != from {
+			return nil
+		}
+		se.Presence = to
+		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: m.Seat, Presence: to})
+		return nil
+	})
+	return err
+}
+
 // Forget ends this instance's hold on m's connection without a presence
 // change: the connection ended because its room was erased.
 func (s *Service) Forget(ctx context.Context, m Member) {
@@ -602,7 +627,7 @@ func (s *Service) Forget(ctx context.Context, m Member) {
 func (s *Service) Orphaned(ctx context.Context, m Member) error {
 	_, _, err := s.update(ctx, m.Room, nil, func(t *tx) error {
 		se := &t.st.Seats[m.Seat-1]
-		if se.Gen != m.Gen || se.Presence != protocol.PresenceOnline {
+		if se.Gen != m.Gen || (se.Presence != protocol.PresenceOnline && se.Presence != protocol.PresenceUnreachable) {
 			return nil
 		}
 		se.Presence = protocol.PresenceReconnecting

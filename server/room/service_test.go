@@ -64,3 +64,67 @@ func TestOrphaned(t *testing.T) {
 		t.Fatalf("seat 1 is %s after an old connection was orphaned", p)
 	}
 }
+
+// TestLiveness: only the seat's newest connection moves it between online
+// and unreachable, each step logs one event, and a seat that left or whose
+// instance died is not brought back by a late liveness call.
+func TestLiveness(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{})
+	defer store.Close()
+	rooms := room.New(room.Options{Store: store})
+	key := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	sum := sha256.Sum256(make([]byte, 32))
+	a, err := rooms.Create(ctx, base64.RawURLEncoding.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rooms.Join(ctx, a.Member.Room, key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	presence := func(seat int) (string, uint64) {
+		st, err := store.Load(ctx, a.Member.Room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Seats[seat-1].Presence, st.Offset
+	}
+	step := func(m room.Member, alive bool, want string, events uint64) {
+		t.Helper()
+		_, before := presence(m.Seat)
+		if err := rooms.Liveness(ctx, m, alive); err != nil {
+			t.Fatal(err)
+		}
+		p, after := presence(m.Seat)
+		if p != want || after-before != events {
+			t.Fatalf("Liveness(seat %d, %v): %s with %d events, want %s with %d", m.Seat, alive, p, after-before, want, events)
+		}
+	}
+
+	step(b.Member, true, protocol.PresenceOnline, 0) // online already
+	step(b.Member, false, protocol.PresenceUnreachable, 1)
+	step(b.Member, false, protocol.PresenceUnreachable, 0)
+	step(b.Member, true, protocol.PresenceOnline, 1)
+
+	// An unreachable seat whose instance died is reconnecting, and stays so.
+	step(b.Member, false, protocol.PresenceUnreachable, 1)
+	if err := rooms.Orphaned(ctx, b.Member); err != nil {
+		t.Fatal(err)
+	}
+	step(b.Member, true, protocol.PresenceReconnecting, 0)
+
+	// Seat 1 resumed on a newer connection: the old one's silence and
+	// messages change nothing.
+	a2, err := rooms.Resume(ctx, a.Member.Room, a.Welcome.Device, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(a.Member, false, protocol.PresenceOnline, 0)
+	step(a2.Member, false, protocol.PresenceUnreachable, 1)
+	step(a.Member, true, protocol.PresenceUnreachable, 0)
+	if err := rooms.Leave(ctx, a2.Member, protocol.PresenceAway); err != nil {
+		t.Fatal(err)
+	}
+	step(a2.Member, true, protocol.PresenceAway, 0)
+}

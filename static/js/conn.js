@@ -20,10 +20,9 @@ export const CLOSE = {
 };
 
 /**
- * How often an idle open socket is checked, and how long a pong may take.
- * Every 10 s: the server marks a phone that sent nothing for 25 s
- * unreachable (protocol §8), so a live phone's pings keep it reachable with
- * one to spare.
+ * How often an open socket is checked, and how long a pong may take. The
+ * server shows a seat unreachable after 25 s without a message (protocol
+ * §8): every 10 s, one lost ping does not make the phone look gone.
  */
 export const PING_EVERY = 10000;
 export const PING_TIMEOUT = 8000;

@@ -36,8 +36,11 @@ import (
 const (
 	DefaultServer = "http://localhost:8080"
 	// pingInterval is how often the terminal checks the connection end to
-	// end, so a silently dead network is noticed and resumed.
-	pingInterval = 25 * time.Second
+	// end, so a silently dead network is noticed and resumed. It also keeps
+	// the seat online for the partner: the server shows a seat unreachable
+	// after 25 s without a message (protocol §8), and 10 s survives one lost
+	// ping.
+	pingInterval = 10 * time.Second
 	pingTimeout  = 10 * time.Second
 	// maxBackoff bounds the wait between reconnection attempts, and
 	// attemptTimeout each attempt, so a half-open network cannot stall it.

@@ -860,6 +860,13 @@ func (p *phone) record(e client.Event) {
 		p.unpaused[e.Seat-1]++
 	case protocol.KindPresence:
 		p.lt.count("presence events")
+	case protocol.KindDelivered:
+		// The clients confirm what they applied (client.Client sends seen
+		// on its own); a receipt confirms only events logged before it.
+		p.lt.count("delivered events")
+		if e.Seen == 0 || e.Seen >= e.Offset {
+			p.lt.problem("%s: delivered at offset %d confirms offset %d", p.name, e.Offset, e.Seen)
+		}
 	case protocol.KindPaired:
 		if p.seat != 1 || e.Offset != 1 {
 			p.lt.problem("%s: paired at offset %d", p.name, e.Offset)

@@ -67,6 +67,7 @@ type config struct {
 	maxSubmits    int
 	logLevel      string
 	drainTimeout  time.Duration
+	liveness      time.Duration
 	socketsPerIP  int
 	admitsPerIP   int
 	trustProxy    bool
@@ -129,6 +130,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	str(&c.acmeHTTPAddr, "acme-http-addr", "SOFTLAND_ACME_HTTP_ADDR", ":80", "with -acme-domains: plain HTTP address answering certificate challenges and redirecting to HTTPS")
 	str(&c.pprofAddr, "pprof", "SOFTLAND_PPROF", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060); off when empty")
 	str(&c.logLevel, "log-level", "SOFTLAND_LOG_LEVEL", "info", "debug, info, warn or error")
+	dur(&c.liveness, "liveness-window", "SOFTLAND_LIVENESS_WINDOW", edge.DefaultLivenessWindow, "a phone's socket from which nothing arrived for this long shows its seat unreachable to the partner (web apps ping every 10s)")
 	dur(&c.drainTimeout, "drain-timeout", "SOFTLAND_DRAIN_TIMEOUT", DefaultDrainTimeout, "how long shutdown waits for sockets to close")
 	fs.VisitAll(func(f *flag.Flag) {
 		if v := getenv(envs[f.Name]); v != "" {
@@ -154,6 +156,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	}
 	if c.tlsCert != "" && c.acmeDomains != "" {
 		return nil, errors.New("use either -tls-cert/-tls-key or -acme-domains, not both")
+	}
+	if c.liveness <= 0 {
+		return nil, errors.New("liveness-window must be positive")
 	}
 	if c.socketsPerIP < 1 || c.admitsPerIP < 1 {
 		return nil, errors.New("sockets-per-ip and admits-per-ip must be at least 1")
@@ -284,6 +289,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AdmitsPerIP:  c.admitsPerIP,
 		TrustProxy:   c.trustProxy,
 		HSTS:         tlsConf != nil,
+		// Liveness decides presence, so it is the operator's to tune.
+		LivenessWindow: c.liveness,
 	})
 
 	ln, err := net.Listen("tcp", c.addr)
