@@ -3,10 +3,12 @@ package browsertest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"softland/server/edge"
 	"softland/server/servertest"
 )
 
@@ -48,10 +50,13 @@ func pairedPhones(t *testing.T, url string) (alex, sam *phone) {
 
 // TestPauseDeliveredOnlyWhenConfirmed: with the partner's page frozen, the
 // pauser's phone says the pause reached the server but not the partner's
-// phone — also after a reload and resume — and
-// says "Sam's phone has it" only once Sam's phone, woken, confirmed it.
+// phone — also after a reload and resume — and says "Sam's phone has it"
+// only once Sam's phone, woken, confirmed it. Meanwhile Sam shows as not
+// reachable once the server heard nothing from the frozen page for its
+// liveness window (shortened here to 12 s, still above the app's 10 s
+// pings, so live phones stay online), and online again after it wakes.
 func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
-	srv := servertest.Start(t)
+	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{LivenessWindow: 12 * time.Second}})
 	alex, sam := pairedPhones(t, srv.URL)
 
 	sam.lifecycle(page.SetWebLifecycleStateStateFrozen)
@@ -61,6 +66,10 @@ func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
 	alex.shot("18-pause-not-delivered")
 	if got := eval[string](alex, `document.querySelector('#pause-delivery').textContent`); got != "Sam’s phone hasn’t received it yet — it may be asleep or offline." {
 		t.Errorf("the pauser reads %q", got)
+	}
+	alex.state("#bar", "unreachable")
+	if got := eval[string](alex, `document.querySelector('#status-text').textContent`); got != "Sam’s phone is not reachable right now" {
+		t.Errorf("with sam's page frozen the status reads %q", got)
 	}
 	// A whole round trip later — alex reloads and resumes — still nothing
 	// claims delivery: only sam's receipt can.
@@ -77,5 +86,6 @@ func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
 	if got := eval[string](alex, `document.querySelector('#pause-delivery').textContent`); got != "Sam’s phone has it." {
 		t.Errorf("after the receipt the pauser reads %q", got)
 	}
+	alex.state("#bar", "online")
 	alex.shot("19-pause-delivered")
 }
