@@ -99,7 +99,8 @@ export class Session {
       onWelcome: (w) => this.welcome(w),
       onEvent: (ev) => this.event(ev),
       onReady: () => {
-        this.receipt = { acked: 0, inFlight: false }; // a new socket: nothing in flight on it
+        // A receipt that failed on the old socket goes now; one still in
+        // flight (sent while the replay was applied) finishes first.
         this.confirm();
         this.emit({ type: 'ready' });
       },
