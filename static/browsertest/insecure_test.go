@@ -20,7 +20,7 @@ import (
 func TestNotSecureContext(t *testing.T) {
 	srv := servertest.Start(t)
 	withSetup := http.NewServeMux()
-	withSetup.HandleFunc("/setup/", func(w http.ResponseWriter, r *http.Request) {
+	withSetup.HandleFunc("/setup", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("How to trust this server on your phone"))
 	})
@@ -49,7 +49,7 @@ func TestNotSecureContext(t *testing.T) {
 		}
 		if c.setup {
 			p.visible("#insecure-setup")
-			if href := eval[string](p, `document.querySelector('#insecure-setup').href`); href != "http://softland.test:"+port+"/setup/" {
+			if href := eval[string](p, `document.querySelector('#insecure-setup').href`); href != "http://softland.test:"+port+"/setup" {
 				t.Errorf("%s: the setup link goes to %q", c.name, href)
 			}
 			p.shot("22-needs-https")
