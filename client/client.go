@@ -167,6 +167,9 @@ type Client struct {
 	confirm, confirmed uint64
 	// partnerSeen is the highest offset the partner's phone confirmed.
 	partnerSeen uint64
+	// lastSent is when the last request was written (Unix ns), for the
+	// heartbeat.
+	lastSent atomic.Int64
 
 	events     chan Event
 	wake       chan struct{} // the queue grew or the reader ended
@@ -340,6 +343,7 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 		pumpDone:   make(chan struct{}),
 		tendDone:   make(chan struct{}),
 	}
+	c.lastSent.Store(time.Now().UnixNano()) // the create, join or resume
 	if sd.decoys != nil {
 		c.decoys[sd.decoyRound], c.decoyRound = sd.decoys, sd.decoyRound
 	}
@@ -755,15 +759,30 @@ func (c *Client) kickTend() {
 // Events, seen with the offset of the newest such event. One is in flight at
 // a time; events taken meanwhile are confirmed together by the next. A
 // receipt that fails (the store was unavailable) is sent again with the
-// next one due.
+// next one due. It also sends the heartbeat: a ping whenever nothing was
+// sent for heartbeatEvery, since the server shows a seat whose socket stays
+// silent unreachable to its partner (protocol §8).
 func (c *Client) tend() {
 	defer close(c.tendDone)
 	if c.receiptDue() {
 		c.kickTend()
 	}
+	hb := time.NewTimer(heartbeatEvery)
+	defer hb.Stop()
 	for {
 		select {
 		case <-c.tendWake:
+		case <-hb.C:
+			if idle := time.Since(time.Unix(0, c.lastSent.Load())); idle < heartbeatEvery {
+				hb.Reset(heartbeatEvery - idle)
+				continue
+			}
+			req := &protocol.Ping{}
+			ctx, cancel := context.WithTimeout(c.ctx, answerTimeout)
+			c.call(ctx, protocol.TypePing, &req.Header, req) // a dead socket is the reader's to report
+			cancel()
+			hb.Reset(heartbeatEvery)
+			continue
 		case <-c.stop:
 			return
 		case <-c.ctx.Done():
@@ -792,6 +811,11 @@ func (c *Client) receiptDue() bool {
 	defer c.mu.Unlock()
 	return c.confirm > c.confirmed
 }
+
+// heartbeatEvery is how long the client stays silent before it pings: the
+// server's liveness window is 25 s, and 10 s survives one lost ping, as the
+// web app does.
+var heartbeatEvery = 10 * time.Second // a variable for tests
 
 // answerTimeout bounds the wait for the answer to a request the client
 // sends on its own (receipts, heartbeats): a server that does not answer
@@ -852,6 +876,7 @@ func (c *Client) call(ctx context.Context, typ string, h *protocol.Header, req a
 		c.fail(fmt.Errorf("client: connection lost: %w", err))
 		return reply{}, c.Err()
 	}
+	c.lastSent.Store(time.Now().UnixNano())
 	select {
 	case r := <-ch:
 		if r.Type == protocol.TypeError {
