@@ -51,7 +51,8 @@ func pairedPhones(t *testing.T, url string) (alex, sam *phone) {
 // TestPauseDeliveredOnlyWhenConfirmed: with the partner's page frozen, the
 // pauser's phone says the pause reached the server but not the partner's
 // phone — also after a reload and resume — and says "Sam's phone has it"
-// only once Sam's phone, woken, confirmed it. Meanwhile Sam shows as not
+// only once Sam's phone, woken, confirmed it; the same for a space notice.
+// Meanwhile Sam shows as not
 // reachable once the server heard nothing from the frozen page for its
 // liveness window (shortened here to 12 s, still above the app's 10 s
 // pings, so live phones stay online), and online again after it wakes.
@@ -60,6 +61,9 @@ func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
 	alex, sam := pairedPhones(t, srv.URL)
 
 	sam.lifecycle(page.SetWebLifecycleStateStateFrozen)
+	// A space notice is no more "known" to Sam than the pause.
+	alex.tap(`[data-need="space-20"]`)
+	until[bool](alex, "the notice sent but not confirmed", `document.querySelector('#space-text').textContent.includes('Sam’s phone hasn’t received it yet')`)
 	alex.tap("#pause-btn")
 	alex.visible(`#pause[data-who="me"]`)
 	until[bool](alex, "the pause logged but not confirmed", `document.querySelector('#pause').dataset.delivery === 'waiting'`)
@@ -87,5 +91,6 @@ func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
 		t.Errorf("after the receipt the pauser reads %q", got)
 	}
 	alex.state("#bar", "online")
+	until[bool](alex, "the notice confirmed", `document.querySelector('#space-text').textContent.includes('Sam’s phone has it.')`)
 	alex.shot("19-pause-delivered")
 }
