@@ -52,10 +52,10 @@ func pairedPhones(t *testing.T, url string) (alex, sam *phone) {
 // pauser's phone says the pause reached the server but not the partner's
 // phone — also after a reload and resume — and says "Sam's phone has it"
 // only once Sam's phone, woken, confirmed it; the same for a space notice.
-// Meanwhile Sam shows as not
-// reachable once the server heard nothing from the frozen page for its
-// liveness window (shortened here to 12 s, still above the app's 10 s
-// pings, so live phones stay online), and online again after it wakes.
+// Meanwhile Sam shows as not reachable once the server heard nothing from
+// the frozen page for its liveness window (shortened here to 12 s, still
+// above the app's 10 s pings, so live phones stay online), and online again
+// after it wakes.
 func TestPauseDeliveredOnlyWhenConfirmed(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{LivenessWindow: 12 * time.Second}})
 	alex, sam := pairedPhones(t, srv.URL)
