@@ -79,6 +79,12 @@ export function deliveryOf(ctx, logged, offset) {
   return reached(ctx.st, ctx.other, offset) ? 'delivered' : 'waiting';
 }
 
+/** What a delivery state says, naming the partner ('' for none). */
+function deliveryText(ctx, delivery) {
+  const key = { sending: 'pauseSending', delivered: 'pauseDelivered', waiting: 'pauseNotYet' }[delivery];
+  return key ? t(key, { name: names(ctx).partner }, ctx.lang) : '';
+}
+
 /** The full-screen pause: whose it is and what it says. */
 export function pause(ctx) {
   const L = ctx.lang;
@@ -88,12 +94,11 @@ export function pause(ctx) {
   const s = ctx.opened.shared;
   const signals = s && Array.isArray(s.signals) ? s.signals.filter(Boolean) : [];
   const delivery = mine ? deliveryOf(ctx, ctx.st.paused[ctx.seat - 1], ctx.st.at.paused[ctx.seat - 1]) : '';
-  const dkey = { sending: 'pauseSending', delivered: 'pauseDelivered', waiting: 'pauseNotYet' }[delivery];
   return {
     shown: mine || theirs,
     who: mine ? 'me' : 'partner',
     delivery,
-    deliveryText: dkey ? t(dkey, { name: n.partner }, L) : '',
+    deliveryText: deliveryText(ctx, delivery),
     word: pauseWord(ctx),
     title: mine ? t('youPaused', {}, L) : t('partnerPaused', { name: n.partner }, L),
     body: mine ? t('youPausedBody', {}, L) : t('partnerPausedBody', { name: n.partner }, L),
@@ -202,18 +207,13 @@ function spaceView(ctx, n) {
   const b = spaceBanner(ctx.space, ctx.opened.announce[ctx.other - 1], ctx.spaceSeen, ctx.now);
   const key = { partner: 'spacePartner', mine: 'spaceMine', partnerDone: 'spacePartnerDone', mineDone: 'spaceMineDone' }[b.kind];
   const offer = b.kind.endsWith('Done');
-  let text = key ? t(key, { name: n.partner, minutes: b.minutes }, L) : '';
-  let delivery = '';
-  if (b.kind === 'mine') {
-    // Whether the partner's phone has this phone's notice, as the receipts say.
-    const logged = Boolean(ctx.space && ctx.space.sent);
-    delivery = deliveryOf(ctx, logged, ctx.st.at.announce[ctx.seat - 1]);
-    text += ` ${t({ sending: 'pauseSending', delivered: 'pauseDelivered', waiting: 'pauseNotYet' }[delivery], { name: n.partner }, L)}`;
-  }
+  // Whether the partner's phone has this phone's notice, as the receipts say.
+  const delivery = b.kind === 'mine' ? deliveryOf(ctx, Boolean(ctx.space && ctx.space.sent), ctx.st.at.announce[ctx.seat - 1]) : '';
+  const text = key ? t(key, { name: n.partner, minutes: b.minutes }, L) : '';
   return {
     kind: b.kind,
     delivery,
-    text,
+    text: delivery ? `${text} ${deliveryText(ctx, delivery)}` : text,
     clock: b.until ? clock(b.until - ctx.now) : '',
     offer,
     state: offer ? 'done' : b.until ? 'counting' : '',
