@@ -10,35 +10,61 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v1';
+const VERSION = 'softland-shell-v3';
 const SHELL = [
   '/',
   '/app.css',
   '/catalog.json',
   '/manifest.webmanifest',
   '/icons/icon.svg',
-  '/js/app.js',
   '/js/conn.js',
+  '/js/courier.js',
   '/js/crypto.js',
+  '/js/heartbeat.js',
   '/js/history.js',
   '/js/i18n.js',
-  '/js/qr.js',
+  '/js/intents.js',
+  '/js/lifecycle.js',
+  '/js/main.js',
+  '/js/outbox.js',
+  '/js/react.js',
   '/js/rules.js',
+  '/js/session.js',
+  '/js/shell.js',
   '/js/space.js',
   '/js/state.js',
   '/js/store.js',
   '/js/view.js',
-  '/vendor/uqr/uqr.mjs',
+  '/js/vm.js',
+  '/js/when.js',
+  '/js/wire.js',
+  '/js/screens/bar.js',
+  '/js/screens/checkin.js',
+  '/js/screens/debrief.js',
+  '/js/screens/erase.js',
+  '/js/screens/history.js',
+  '/js/screens/insecure.js',
+  '/js/screens/notice.js',
+  '/js/screens/pair.js',
+  '/js/screens/pause.js',
+  '/js/screens/plan.js',
+  '/js/screens/welcome.js',
 ];
-// Fetched when first used and kept for offline use after that.
-const LATER = ['/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+// Fetched when first used and kept for offline use after that: the icons,
+// and the QR code (drawn only on the pairing screen, which needs the server
+// anyway), so a first visit does not download them.
+const LATER = ['/js/qr.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
     caches
       .open(VERSION)
-      .then((cache) => cache.addAll(SHELL.map((u) => new Request(u, { cache: 'no-cache' }))))
+      // The page registers this worker after it loaded (and so revalidated)
+      // every shell file: take them from the HTTP cache rather than asking
+      // the server again, which would cost a 304 per module on the first
+      // visit. Network first (below) refreshes the cache on every later load.
+      .then((cache) => cache.addAll(SHELL.map((u) => new Request(u, { cache: 'force-cache' }))))
       .then(() => self.skipWaiting()),
   );
 });

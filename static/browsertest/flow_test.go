@@ -74,6 +74,9 @@ func TestTwoPhones(t *testing.T) {
 	if !contains(first, "Sam holds Alex") || !contains(first, "A glass of water") {
 		t.Errorf("suggestions %q lack Sam holding Alex and water", first)
 	}
+	// The dock folded to one line while tapping; one tap opens it.
+	alex.tap("#dock-toggle")
+	alex.visible("#sugg-list li")
 	alex.shot("06-suggestions")
 
 	// Sam changes a tap (20 minutes of space): both phones update, and
@@ -142,6 +145,7 @@ func TestTwoPhones(t *testing.T) {
 	until[bool](alex, "the round in history", `document.querySelector('#history-list').textContent.includes('A glass of water')`)
 	alex.shot("12-history")
 	alex.tap("#nav-plan")
+	alex.tap("#plan-list-box summary")
 	alex.visible("#plan-items li")
 	alex.tap(`[data-plan="soft-music"][data-kind="welcome"]`)
 	alex.tap(`[data-plan="talk-now"][data-kind="never"]`)

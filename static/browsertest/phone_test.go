@@ -65,8 +65,8 @@ func chromium(t *testing.T) string {
 }
 
 // startBrowser starts one headless Chromium for the test, with a fresh
-// profile, and returns its context. Phones are isolated contexts inside it.
-func startBrowser(t *testing.T) context.Context {
+// profile and any extra flags, and returns its context. Phones are isolated contexts inside it.
+func startBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := chromium(t)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -81,6 +81,7 @@ func startBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	if err := chromedp.Do(bctx); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -228,7 +229,7 @@ func TestLinkSecretNeverSent(t *testing.T) {
 			t.Errorf("%s was sent with a Referer: %s", r.uri, ref)
 		}
 	}
-	for _, p := range []string{"/", "/ws", "/js/app.js", "/catalog.json", "/sw.js"} {
+	for _, p := range []string{"/", "/ws", "/js/main.js", "/catalog.json", "/sw.js"} {
 		if !paths[p] {
 			t.Errorf("no request for %s was recorded; recorded %v", p, paths)
 		}
@@ -253,10 +254,10 @@ func TestFirstLoad(t *testing.T) {
 	p := newPhone(t, browser, "first")
 	p.open(front.URL)
 	p.visible("#screen-welcome")
-	until[bool](p, "the shell cached by the service worker", `(async () => {
+	until[bool](p, "the shell cached by the service worker", fmt.Sprintf(`(async () => {
 		const reg = await navigator.serviceWorker.ready;
-		return Boolean(reg.active) && (await caches.has('softland-shell-v1')) && (await (await caches.open('softland-shell-v1')).keys()).length >= 10;
-	})()`)
+		return Boolean(reg.active) && (await caches.has(%[1]q)) && (await (await caches.open(%[1]q)).keys()).length >= 30;
+	})()`, shellVersion(t)))
 
 	var head, body, plain, n int
 	for _, r := range rc.all() {

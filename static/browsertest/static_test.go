@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -34,7 +35,7 @@ func TestServedFiles(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res, b
 	}
-	for _, path := range []string{"/js/app.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html"} {
+	for _, path := range []string{"/js/main.js", "/js/screens/checkin.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html"} {
 		want, err := fs.ReadFile(static.FS, strings.TrimPrefix(path, "/"))
 		if err != nil {
 			t.Fatal(err)
@@ -84,4 +85,55 @@ func TestServedFiles(t *testing.T) {
 			t.Errorf("%s is served (%d); Go and test files must not be", path, res.StatusCode)
 		}
 	}
+}
+
+// TestShellLists: the service worker caches every module the app imports
+// (or an offline reload breaks on the one it lacks), and index.html
+// preloads every module but the lazily loaded QR code (and main.js, its
+// script), so the first load
+// needs no round trip per import.
+func TestShellLists(t *testing.T) {
+	sw, err := fs.ReadFile(static.FS, "sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := fs.ReadFile(static.FS, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modules []string
+	err = fs.WalkDir(static.FS, "js", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".js") {
+			modules = append(modules, "/"+path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(modules) < 20 {
+		t.Fatalf("found only %d modules: %q", len(modules), modules)
+	}
+	for _, m := range modules {
+		if !bytes.Contains(sw, []byte("'"+m+"'")) {
+			t.Errorf("sw.js does not cache %s", m)
+		}
+		if m != "/js/qr.js" && m != "/js/main.js" && !bytes.Contains(page, []byte(`<link rel="modulepreload" href="`+m+`">`)) {
+			t.Errorf("index.html does not preload %s", m)
+		}
+	}
+}
+
+// shellVersion is the service worker's cache name (VERSION in sw.js).
+func shellVersion(t *testing.T) string {
+	t.Helper()
+	sw, err := fs.ReadFile(static.FS, "sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`const VERSION = '([\w-]+)'`).FindSubmatch(sw)
+	if m == nil {
+		t.Fatal("sw.js has no VERSION")
+	}
+	return string(m[1])
 }

@@ -8,46 +8,10 @@
 // events) resolves only after those events were applied by the app.
 
 import { order } from './state.js';
+import { Heartbeat } from './heartbeat.js';
+import { CLOSE, PING_EVERY, PING_TIMEOUT, WAKE_TIMEOUT, RETRYABLE, RequestError, backoff } from './wire.js';
 
-/** Close codes beyond RFC 6455's (server/protocol). */
-export const CLOSE = {
-  NORMAL: 1000,
-  RESTART: 1012,
-  ERASED: 4000,
-  REPLACED: 4001,
-  AUTH_FAILED: 4002,
-  AUTH_TIMEOUT: 4008,
-};
-
-/**
- * How often an open socket is checked, and how long a pong may take. The
- * server shows a seat unreachable after 25 s without a message (protocol
- * §8): every 10 s, one lost ping does not make the phone look gone.
- */
-export const PING_EVERY = 10000;
-export const PING_TIMEOUT = 8000;
-/** A quicker check when the phone wakes up or comes back online. */
-export const WAKE_TIMEOUT = 4000;
-
-/** Error codes that a later attempt may not get. */
-const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal']);
-
-/** A refusal from the server (code is a protocol error code), or "offline". */
-export class RequestError extends Error {
-  constructor(code, message) {
-    super(message || code);
-    this.code = code;
-  }
-}
-
-/**
- * Reconnect delay after n failed attempts: exponential from 0.5 s up to 30 s,
- * with jitter so two phones and many rooms do not come back in lockstep.
- */
-export function backoff(n, random = Math.random) {
-  const base = Math.min(30000, 500 * 2 ** Math.min(n, 10));
-  return Math.round(base * (0.5 + random() / 2));
-}
+export { CLOSE, PING_EVERY, PING_TIMEOUT, WAKE_TIMEOUT, RequestError, backoff };
 
 export class Conn {
   /**
@@ -82,8 +46,7 @@ export class Conn {
     this.authError = '';
     this.queue = Promise.resolve();
     this.retryTimer = null;
-    this.pingTimer = null;
-    this.pongTimer = null;
+    this.beat = new Heartbeat(this);
   }
 
   /** Connects and keeps connecting until stop() or a fatal close. */
@@ -116,7 +79,7 @@ export class Conn {
   wake() {
     if (this.stopped) return;
     if (this.ws && this.authed) {
-      this.ping(WAKE_TIMEOUT);
+      this.beat.ping(WAKE_TIMEOUT);
     } else if (!this.ws) {
       this.attempt = 0;
       this.connect();
@@ -256,7 +219,7 @@ export class Conn {
     }
     if (this.o.onReady) this.enqueue(() => this.o.onReady(w));
     this.setStatus('open');
-    this.schedulePing();
+    this.beat.schedule();
   }
 
   /** Applies ev if it is the next one; returns false when the stream broke. */
@@ -273,36 +236,6 @@ export class Conn {
         // replays exactly what is missing, or sends a snapshot.
         this.reconnectNow();
         return false;
-    }
-  }
-
-  schedulePing() {
-    this.timers.clearTimeout(this.pingTimer);
-    this.pingTimer = this.timers.setTimeout(() => this.ping(PING_TIMEOUT), PING_EVERY);
-  }
-
-  /** Sends an application ping; a socket with no pong in time is dead. */
-  ping(timeout) {
-    if (!this.ws || !this.authed || this.pongTimer) return;
-    const id = this.nextID();
-    const ws = this.ws;
-    this.pending.set(id, {
-      resolve: () => {
-        this.timers.clearTimeout(this.pongTimer);
-        this.pongTimer = null;
-        if (this.ws === ws) this.schedulePing();
-      },
-      reject: () => {},
-    });
-    this.pongTimer = this.timers.setTimeout(() => {
-      this.pongTimer = null;
-      this.pending.delete(id);
-      if (this.ws === ws) this.reconnectNow();
-    }, timeout);
-    try {
-      ws.send(JSON.stringify({ v: 1, type: 'ping', id }));
-    } catch {
-      this.reconnectNow();
     }
   }
 
@@ -331,15 +264,14 @@ export class Conn {
   failPending() {
     const pending = [...this.pending.values()];
     this.pending.clear();
-    this.timers.clearTimeout(this.pongTimer);
-    this.pongTimer = null;
+    this.beat.forgetPong();
     for (const p of pending) this.enqueue(() => p.reject(new RequestError('offline')));
   }
 
   closed(code) {
     this.ws = null;
     this.authed = false;
-    this.timers.clearTimeout(this.pingTimer);
+    this.beat.stop();
     this.failPending();
     const fatal = (why, detail) => {
       this.stopped = true;
@@ -374,8 +306,7 @@ export class Conn {
 
   clearTimers() {
     this.timers.clearTimeout(this.retryTimer);
-    this.timers.clearTimeout(this.pingTimer);
-    this.timers.clearTimeout(this.pongTimer);
-    this.retryTimer = this.pingTimer = this.pongTimer = null;
+    this.retryTimer = null;
+    this.beat.stop();
   }
 }

@@ -40,7 +40,11 @@ export function lastLead(history) {
   return h ? h.by : 0;
 }
 
-/** Whether the private plan is due for a look: never saved, or not for a month. */
+/**
+ * Whether the private plan is due for another look: saved once, and not
+ * for a month since. A plan never saved is not "due": a couple on its first
+ * day has nothing to revisit.
+ */
 export function planDue(plan, now) {
-  return !plan || !plan.at || now - plan.at > PLAN_REVISIT_AFTER;
+  return Boolean(plan && plan.at) && now - plan.at > PLAN_REVISIT_AFTER;
 }

@@ -3,7 +3,7 @@
 // Run with: node --test static/js/
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 import { STRINGS, LANGS, t, detectLang, setLang, getLang } from './i18n.js';
 
@@ -24,13 +24,18 @@ test('every language has every key, with the same placeholders', () => {
 test('every key the page and the code use exists', () => {
   const used = new Set(['langName']);
   for (const m of read('../index.html').matchAll(/data-i18n(?:-aria)?="([^"]+)"/g)) used.add(m[1]);
-  const app = read('./app.js');
+  const files = ['vm.js', 'react.js', 'when.js', ...readdirSync(new URL('./screens/', import.meta.url)).map((f) => `screens/${f}`)];
+  const code = files.map((f) => read(`./${f}`)).join('\n');
   // t('key' …) and t(cond ? 'a' : 'b' …): every literal in the first argument.
-  for (const m of app.matchAll(/\bt\(([^,)]*(?:\([^)]*\))?[^,)]*)/g)) {
+  for (const m of code.matchAll(/\bt\(([^,)]*(?:\([^)]*\))?[^,)]*)/g)) {
     for (const lit of m[1].replace(/[!=]== '\w+'/g, '').matchAll(/'([A-Za-z_]+)'/g)) used.add(lit[1]);
   }
-  for (const m of app.matchAll(/\{ online: '(\w+)', reconnecting: '(\w+)', away: '(\w+)' \}/g)) m.slice(1).forEach((k) => used.add(k));
-  const notices = app.slice(app.indexOf('const NOTICES'), app.indexOf('};', app.indexOf('const NOTICES')));
+  // Keys chosen from a table: { state: 'key', … }[state].
+  for (const m of code.matchAll(/\{ ((?:\w+: '\w+', )*\w+: '\w+') \}\[/g)) {
+    for (const kv of m[1].matchAll(/: '(\w+)'/g)) used.add(kv[1]);
+  }
+  const screen = read('./screens/notice.js');
+  const notices = screen.slice(screen.indexOf('NOTICES = {'), screen.indexOf('};', screen.indexOf('NOTICES = {')));
   for (const m of notices.matchAll(/^\s+(\w+): \{ primary: '(\w+)'(?:, secondary: '(\w+)')? \}/gm)) {
     used.add(`notice_${m[1]}_title`).add(`notice_${m[1]}_body`).add(m[2]);
     if (m[3]) used.add(m[3]);
@@ -41,7 +46,7 @@ test('every key the page and the code use exists', () => {
 });
 
 test('t fills placeholders and picks the singular', () => {
-  assert.equal(t('stReconnecting', { name: 'Sam' }, 'en'), 'Sam is reconnecting…');
+  assert.equal(t('stUnreachable', { name: 'Sam' }, 'en'), 'Sam’s phone is not reachable right now');
   assert.equal(t('celebrateMatched', { count: 1 }, 'es'), STRINGS.es.celebrateMatched_one);
   assert.equal(t('celebrateMatched', { count: 3 }, 'en'), 'You found something you both wanted 3 times this month.');
   assert.equal(t('no such key'), 'no such key');

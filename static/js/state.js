@@ -19,12 +19,38 @@ export function emptyState() {
     announce: [null, null], // latest sealed announcement per seat: {seat, blob}
     debriefs: [], // [{round, until, submitted: [bool, bool], released: [blob, blob] | null}]
     erased: false,
+    // Receipts (protocol §5.15): the offset each seat's phone confirmed it
+    // applied, and per seat the newest offset worth its receipt (not a
+    // receipt, not about that seat), as the server counts them.
+    seen: [0, 0],
+    worthy: [0, 0],
+    // Where each seat's latest pause and announcement, and the reveal, sit
+    // in the log: they reached the other phone once its seen passes them.
+    at: { paused: [0, 0], announce: [0, 0], reveal: 0 },
   };
 }
 
-/** The mirror as of a welcome's snapshot (protocol.Snapshot). */
-export function fromSnapshot(s) {
+/** A saved mirror from before receipts, given their fields. */
+function withReceipts(st) {
+  const e = emptyState();
+  st.seen = st.seen || e.seen;
+  st.worthy = st.worthy || e.worthy;
+  st.at = st.at || e.at;
+  return st;
+}
+
+/**
+ * The mirror as of a welcome's snapshot (protocol.Snapshot) at offset. A
+ * snapshot does not say where a pause, an announcement or the reveal sits in
+ * the log, so they count as at offset: reached the partner only once its
+ * phone confirmed everything up to now. It is also worth a receipt from this
+ * phone when it holds more than this phone confirmed.
+ */
+export function fromSnapshot(s, offset = 0) {
   const st = emptyState();
+  st.seen = [...(s.seen || st.seen)];
+  st.worthy = [offset, offset];
+  st.at = { paused: (s.paused || [false, false]).map((p) => (p ? offset : 0)), announce: (s.announce || [null, null]).map((a) => (a ? offset : 0)), reveal: s.round && s.round.rev ? offset : 0 };
   st.paired = Boolean(s.paired);
   st.presence = [...(s.presence || st.presence)];
   st.paused = [...(s.paused || st.paused)];
@@ -55,8 +81,11 @@ export function fromSnapshot(s) {
  * working against a newer server.
  */
 export function applyEvent(prev, ev) {
-  const st = structuredClone(prev);
+  const st = withReceipts(structuredClone(prev));
   const i = ev.seat - 1;
+  if (ev.kind !== 'delivered') {
+    for (const s of [1, 2]) if (ev.seat !== s && ev.offset > st.worthy[s - 1]) st.worthy[s - 1] = ev.offset;
+  }
   const debrief = (round) => st.debriefs.find((d) => d.round === round);
   switch (ev.kind) {
     case 'paired':
@@ -80,6 +109,7 @@ export function applyEvent(prev, ev) {
       if (st.round && st.round.round === ev.round) {
         st.round.reveal = [...(ev.reveal || [])];
         st.round.rev = ev.rev;
+        st.at.reveal = ev.offset || 0;
       }
       break;
     case 'round.closed': {
@@ -90,12 +120,17 @@ export function applyEvent(prev, ev) {
     }
     case 'paused':
       st.paused[i] = true;
+      st.at.paused[i] = ev.offset || 0;
       break;
     case 'unpaused':
       st.paused[i] = false;
       break;
     case 'announced':
       st.announce[i] = { seat: ev.seat, blob: ev.blob };
+      st.at.announce[i] = ev.offset || 0;
+      break;
+    case 'delivered':
+      if (ev.seen > st.seen[i]) st.seen[i] = ev.seen;
       break;
     case 'settings':
       st.settings = { seat: ev.seat, blob: ev.blob };
@@ -136,4 +171,13 @@ export function order(cursor, ev) {
   if (ev.offset <= cursor.offset) return 'skip';
   if (ev.offset === cursor.offset + 1) return 'apply';
   return 'gap';
+}
+
+/**
+ * Whether what sits at offset in the log has reached seat's phone: that
+ * phone confirmed (a delivered event, or a snapshot's seen) every event up
+ * to it. Until then it has reached the server only.
+ */
+export function reached(st, seat, offset) {
+  return offset > 0 && Boolean(st.seen) && st.seen[seat - 1] >= offset;
 }

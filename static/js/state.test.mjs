@@ -83,3 +83,31 @@ test('order: apply the next, skip the old, stop at a gap or another epoch', () =
   assert.equal(order(c, { epoch: 'e', offset: 6 }), 'gap');
   assert.equal(order(c, { epoch: 'f', offset: 5 }), 'gap');
 });
+
+test('receipts: seen only grows, and where pauses, notices and the reveal sit is kept', async () => {
+  const { reached } = await import('./state.js');
+  let st = emptyState();
+  st = applyEvent(st, { kind: 'paused', seat: 1, offset: 4 });
+  st = applyEvent(st, { kind: 'announced', seat: 2, blob: 'x', offset: 5 });
+  assert.deepEqual(st.at.paused, [4, 0]);
+  assert.deepEqual(st.at.announce, [0, 5]);
+  assert.deepEqual(st.worthy, [5, 4]);
+  assert.equal(reached(st, 2, 4), false);
+  st = applyEvent(st, { kind: 'delivered', seat: 2, seen: 4, offset: 6 });
+  assert.equal(reached(st, 2, 4), true);
+  assert.equal(reached(st, 2, 5), false);
+  st = applyEvent(st, { kind: 'delivered', seat: 2, seen: 3, offset: 7 });
+  assert.deepEqual(st.seen, [0, 4]);
+  assert.deepEqual(st.worthy, [5, 4], 'a receipt is worth no receipt');
+  // A mirror saved before receipts existed gains them.
+  const old = { ...emptyState() };
+  delete old.seen;
+  delete old.at;
+  delete old.worthy;
+  assert.deepEqual(applyEvent(old, { kind: 'paused', seat: 2, offset: 9 }).at.paused, [0, 9]);
+  // A snapshot: its seen, and what it holds placed at its offset.
+  const s = fromSnapshot({ paired: true, paused: [true, false], announce: [null, { seat: 2, blob: 'a' }], debriefs: [], seen: [3, 8] }, 9);
+  assert.deepEqual(s.seen, [3, 8]);
+  assert.deepEqual(s.at.paused, [9, 0]);
+  assert.equal(reached(s, 2, s.at.paused[0]), false);
+});

@@ -91,9 +91,10 @@ test('celebrations count only good news', () => {
   assert.equal(lastLead([]), 0);
 });
 
-test('the plan is due when never saved or older than a month', () => {
-  assert.equal(planDue(null, 5), true);
-  assert.equal(planDue({ at: 0 }, 5), true);
+test('the plan is due only when saved more than a month ago', () => {
+  assert.equal(planDue(null, 5 + PLAN_REVISIT_AFTER), false);
+  assert.equal(planDue({}, 5 + PLAN_REVISIT_AFTER), false);
+  assert.equal(planDue({ at: 0 }, 5 + PLAN_REVISIT_AFTER), false);
   assert.equal(planDue({ at: 1000 }, 1000 + PLAN_REVISIT_AFTER), false);
   assert.equal(planDue({ at: 1000 }, 1001 + PLAN_REVISIT_AFTER), true);
 });

@@ -86,19 +86,3 @@ export function buzz(pattern) {
     // Not allowed here (no user gesture yet, or a desktop browser).
   }
 }
-
-/** "mm:ss" of a duration in milliseconds (never negative). */
-export function clock(ms) {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** Local time of day, in the app's language. */
-export function timeOfDay(ms) {
-  return new Date(ms).toLocaleTimeString(getLang(), { hour: 'numeric', minute: '2-digit' });
-}
-
-/** Local date and time, in the app's language. */
-export function dateTime(ms) {
-  return new Date(ms).toLocaleString(getLang(), { weekday: 'short', day: 'numeric', month: 'short', hour: 'numeric', minute: '2-digit' });
-}

@@ -1,0 +1,134 @@
+// A phone's life with a room: the link read from the fragment, create, join,
+// resume, and the ends — erased, replaced by another tab, refused, gone —
+// each with a kind note (the notice screen).
+
+import * as C from './crypto.js';
+
+/**
+ * Reads the link's fragment, keeps it on this phone and drops it from the
+ * address bar and the session history at once, so it can never reach a
+ * server, a referrer, a bookmark or a screenshot of the URL.
+ * @returns {null | {bad: true} | {room: string, secret: Uint8Array}}
+ */
+export function takeFragment(intents) {
+  if (!location.hash) return null;
+  const link = C.parseFragment(location.hash);
+  window.history.replaceState(null, '', location.pathname + location.search);
+  if (!link) return { bad: true };
+  intents.setJoin({ room: link.room, secret: C.b64u(link.secret) });
+  return link;
+}
+
+/** Decides where a phone with the catalog loaded starts. */
+export async function start(app, incoming) {
+  const i = app.intents;
+  const room = i.room();
+  const join = i.join();
+  if (incoming && incoming.bad) {
+    notice(app, 'badlink');
+  } else if (join && room && room.device && room.room !== join.room) {
+    notice(app, 'switch');
+  } else if (join && room && room.room === join.room && room.device) {
+    i.setJoin(null);
+    await enterRoom(app, room);
+  } else if (join) {
+    await startJoin(app, join);
+  } else if (room) {
+    await enterRoom(app, room);
+  } else {
+    const n = i.notice();
+    if (n) notice(app, n.kind);
+    else app.go('welcome');
+  }
+}
+
+export async function startCreate(app) {
+  app.intents.setNotice(null);
+  const room = { secret: C.b64u(C.newSecret()), seat: 1, mode: 'create' };
+  app.intents.setRoom(room);
+  await enterRoom(app, room);
+}
+
+export async function startJoin(app, join) {
+  app.intents.setNotice(null);
+  // The nonce lets this phone repeat its join if the welcome is lost on the
+  // way (protocol: join); it is kept with the room until the welcome comes.
+  const room = { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
+  app.intents.setRoom(room);
+  await enterRoom(app, room);
+}
+
+export async function enterRoom(app, room) {
+  await app.session.enter(room);
+  app.build();
+  app.go(room.device && app.session.st.paired && room.onboarded ? 'checkin' : 'pair');
+  app.session.connect();
+}
+
+/** Forgets the room on this phone: everything but the language. */
+export function wipe(app, kind) {
+  app.session.stop();
+  app.courier.cancel();
+  app.intents.wipe(['lang']);
+  app.intents.setNotice(kind);
+  app.session.reset();
+  app.ui.debriefRound = '';
+  for (const m of Object.values(app.screens)) if (m.forget) m.forget(app);
+  notice(app, kind);
+}
+
+/** The connection ended for good. */
+export function fatal(app, why, code) {
+  if (why === 'erased') return wipe(app, 'erased');
+  if (why === 'replaced') return notice(app, 'replaced');
+  // Authentication failed: the error frame before the close said why.
+  const joining = !app.session.inRoom;
+  const kind = { room_full: 'full', invite_expired: 'expired', not_found: 'gone' }[code] || (joining ? 'badlink' : 'gone');
+  if (joining) {
+    app.intents.setRoom(null);
+    app.intents.setJoin(null);
+    app.session.reset();
+    notice(app, kind);
+  } else {
+    wipe(app, kind); // the room is gone (erased while this phone was away, or expired)
+  }
+}
+
+export function notice(app, kind) {
+  app.ui.notice = kind;
+  app.go('notice', true);
+}
+
+/** The notice's main button. */
+export async function noticePrimary(app) {
+  const i = app.intents;
+  switch (app.ui.notice) {
+    case 'replaced':
+      app.go(app.session.st.paired && app.session.room.onboarded ? 'checkin' : 'pair', true);
+      app.session.connect();
+      return;
+    case 'offline':
+      location.reload();
+      return;
+    case 'switch': {
+      const join = i.join();
+      app.session.stop();
+      i.wipe(['lang', 'join']);
+      app.session.reset();
+      if (join) await startJoin(app, join);
+      else app.go('welcome', true);
+      return;
+    }
+  }
+  i.setNotice(null);
+  const room = i.room();
+  if (room && room.device) await enterRoom(app, room);
+  else app.go('welcome', true);
+}
+
+export async function noticeSecondary(app) {
+  if (app.ui.notice === 'switch') {
+    app.intents.setJoin(null);
+    await enterRoom(app, app.intents.room());
+  }
+}
