@@ -16,8 +16,9 @@ import (
 
 // TestServedFiles checks how the app's files are served: gzipped to
 // browsers that accept it (with its own ETag and Vary), plain otherwise, 304
-// on a matching ETag, the strict headers on every file, and no Go or test
-// file at all.
+// on a matching ETag, the strict headers on the page and the service worker
+// and the ones that matter to an asset on every other file, and no Go or
+// test file at all.
 func TestServedFiles(t *testing.T) {
 	srv := servertest.Start(t)
 	get := func(path, encoding, etag string) (*http.Response, []byte) {
@@ -35,7 +36,7 @@ func TestServedFiles(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res, b
 	}
-	for _, path := range []string{"/js/main.js", "/js/screens/checkin.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html"} {
+	for _, path := range []string{"/js/main.js", "/js/screens/checkin.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html", "/sw.js"} {
 		want, err := fs.ReadFile(static.FS, strings.TrimPrefix(path, "/"))
 		if err != nil {
 			t.Fatal(err)
@@ -68,10 +69,16 @@ func TestServedFiles(t *testing.T) {
 		if res, _ := get(path, "gzip;q=0", ""); res.Header.Get("Content-Encoding") != "" {
 			t.Errorf("%s: gzip;q=0 still got gzip", path)
 		}
-		for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Content-Type-Options"} {
+		for _, h := range []string{"Referrer-Policy", "X-Content-Type-Options"} {
 			if res.Header.Get(h) == "" {
 				t.Errorf("%s: no %s header", path, h)
 			}
+		}
+		// The page and the service worker are what a policy applies to;
+		// a module or a stylesheet is spared the bytes.
+		if page := path == "/index.html" || path == "/sw.js"; page != (res.Header.Get("Content-Security-Policy") != "") ||
+			page != (res.Header.Get("X-Frame-Options") != "") {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q", path, res.Header.Get("Content-Security-Policy"), res.Header.Get("X-Frame-Options"))
 		}
 		if res.Header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("%s: Cache-Control %q", path, res.Header.Get("Cache-Control"))
