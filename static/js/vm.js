@@ -38,6 +38,9 @@ export function pauseWord(ctx) {
 
 const inRoom = (ctx) => Boolean(ctx.room && ctx.room.device);
 
+/** How long the bar says the partner moved to a new device. */
+export const MOVED_NOTE_MS = 5 * 60 * 1000;
+
 /** The status bar, the pause button and the navigation. */
 export function bar(ctx) {
   const L = ctx.lang;
@@ -58,11 +61,14 @@ export function bar(ctx) {
   }
   const key = { offline: 'stOffline', connecting: 'stConnecting', waiting: 'stWaiting', online: 'stOnline', unreachable: 'stUnreachable' }[state];
   const word = pauseWord(ctx);
+  // Just after the partner moved to another device, the bar says so.
+  const movedAt = ctx.st.moved ? ctx.st.moved[ctx.other - 1] : 0;
+  const moved = (state === 'online' || state === 'unreachable') && movedAt > 0 && ctx.now - movedAt < MOVED_NOTE_MS;
   return {
     shown,
     nav,
     state,
-    text: t(key, { name: names(ctx).partner }, L),
+    text: t(moved ? 'partnerMoved' : key, { name: names(ctx).partner }, L),
     pauseShown: ctx.st.paired,
     word,
     pauseLabel: t('pauseButtonLabel', { word }, L),
