@@ -1,6 +1,7 @@
 package browsertest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -82,4 +83,27 @@ func TestMoveToAnotherDevice(t *testing.T) {
 	fourth := newPhone(t, browser, "fourth")
 	fourth.open(moveLink)
 	fourth.visible(`#screen-notice[data-kind="moveused"]`)
+}
+
+// TestCancelPairingLink: the creator cancels the link before anyone used
+// it; a phone opening it later is told it was cancelled, and the creator can
+// start over with a fresh one.
+func TestCancelPairingLink(t *testing.T) {
+	srv := servertest.Start(t)
+	browser := startBrowser(t)
+	alex := newPhone(t, browser, "alex")
+	alex.open(srv.URL)
+	alex.tap("#create")
+	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
+	alex.tap("#pair-cancel")
+	alex.state("#pair-status", "revoked")
+	alex.gone("#pair-invite")
+
+	sam := newPhone(t, browser, "sam")
+	sam.open(link)
+	sam.visible(`#screen-notice[data-kind="revoked"]`)
+
+	alex.tap("#pair-restart")
+	alex.state("#pair-status", "waiting")
+	until[bool](alex, "a fresh link", fmt.Sprintf(`(() => { const v = document.querySelector('#pair-link').value; return v !== '' && v !== %q; })()`, link))
 }

@@ -68,3 +68,14 @@ test("the partner's bar says a move happened, for a while", () => {
   const own = applyEvent(emptyState(), { kind: 'moved', seat: 1, epoch: 'e', offset: 1, at });
   assert.deepEqual(own.moved, [at, 0]);
 });
+
+test('a cancelled pairing link says so and offers a fresh one', () => {
+  const ctx = (room) => ({ room: { room: ROOM, seat: 1, device: 'd', inviteUntil: Date.UTC(2026, 2, 15), ...room }, st: emptyState(), lang: 'en', now: Date.UTC(2026, 2, 14) });
+  const open = vm.pair(ctx({}));
+  assert.equal(open.state, 'waiting');
+  assert.ok(open.invite && !open.restart);
+  const cancelled = vm.pair(ctx({ inviteRevoked: true }));
+  assert.equal(cancelled.state, 'revoked');
+  assert.ok(!cancelled.invite && cancelled.restart);
+  assert.match(cancelled.text, /cancelled/);
+});

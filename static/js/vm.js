@@ -121,15 +121,18 @@ export function pair(ctx) {
   const paired = ctx.st.paired;
   const inviting = r.seat === 1 && Boolean(r.device) && !paired;
   const expired = inviting && Boolean(r.inviteUntil) && r.inviteUntil < ctx.now;
+  // Cancelled by this phone (invite.cancel): like expired, with its own words.
+  const revoked = inviting && Boolean(r.inviteRevoked);
   let state = 'joining';
   if (paired) state = 'paired';
+  else if (revoked) state = 'revoked';
   else if (expired) state = 'expired';
   else if (r.seat === 1) state = r.device ? 'waiting' : 'creating';
-  const text = { joining: 'joining', paired: 'pairedStatus', expired: 'linkExpired', waiting: 'waitingPartner', creating: 'creating' }[state];
+  const text = { joining: 'joining', paired: 'pairedStatus', revoked: 'linkCancelled', expired: 'linkExpired', waiting: 'waitingPartner', creating: 'creating' }[state];
   return {
     title: t(paired ? 'pairedTitle' : r.seat === 1 ? 'inviteTitle' : 'joiningTitle', {}, L),
-    invite: inviting && !expired,
-    restart: expired,
+    invite: inviting && !expired && !revoked,
+    restart: expired || revoked,
     state,
     text: t(text, {}, L),
     names: Boolean(r.device),

@@ -15,6 +15,7 @@ export function mount(app) {
   $('share').addEventListener('click', () => {
     navigator.share({ title: t('appName'), text: t('shareText'), url: app.session.room.link }).catch(() => {});
   });
+  $('pair-cancel').addEventListener('click', () => cancelLink(app));
   $('pair-restart').addEventListener('click', () => {
     app.session.stop();
     app.intents.wipe(['lang', 'plan']);
@@ -76,6 +77,19 @@ export async function render(app, ctx) {
       qrFor = ''; // offline before the code was ever loaded: the link still works
     }
   }
+}
+
+/** Revokes the unused pairing link (invite.cancel): whoever opens it is told so. */
+async function cancelLink(app) {
+  const s = app.session;
+  try {
+    await s.request({ type: 'invite.cancel' });
+  } catch {
+    return; // offline, or the partner joined at that moment: nothing changes
+  }
+  s.room.inviteRevoked = true;
+  app.intents.setRoom(s.room);
+  app.render();
 }
 
 async function copyLink(app) {
