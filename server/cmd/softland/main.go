@@ -129,7 +129,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	dur(&c.debriefWindow, "debrief-window", "SOFTLAND_DEBRIEF_WINDOW", room.DefaultDebriefWindow, "how long after a round opens its debriefs are accepted")
 	num(&c.maxSubmits, "max-submits", "SOFTLAND_MAX_SUBMITS", room.DefaultMaxSubmits, "submissions allowed per seat per round")
 	num(&c.socketsPerIP, "sockets-per-ip", "SOFTLAND_SOCKETS_PER_IP", edge.DefaultSocketsPerIP, "open sockets allowed per client address")
-	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create or join attempts allowed per client address every 10s")
+	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create, join or move attempts allowed per client address every 10s")
 	boolean(&c.trustProxy, "trust-proxy", "SOFTLAND_TRUST_PROXY", "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
 	str(&c.tlsMode, "tls", "SOFTLAND_TLS", "", "\"local\" for home mode: HTTPS on -addr (default "+DefaultLocalAddr+") with a certificate from a certificate authority made on this computer, and a plain-HTTP setup page on -setup-addr that tells phones how to trust it")
 	str(&c.dataDir, "data-dir", "SOFTLAND_DATA_DIR", "", "with -tls local: where the certificate authority is kept (default $XDG_DATA_HOME/softland, else ~/.local/share/softland)")
