@@ -79,3 +79,13 @@ test('a cancelled pairing link says so and offers a fresh one', () => {
   assert.ok(!cancelled.invite && cancelled.restart);
   assert.match(cancelled.text, /cancelled/);
 });
+
+test('iPhone and iPad in the browser get the Home Screen hint; installed apps and others do not', () => {
+  const iphone = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+  assert.equal(vm.homeScreenHint({ ua: iphone, platform: 'iPhone', touchPoints: 5, standalone: false }), true);
+  assert.equal(vm.homeScreenHint({ ua: iphone, platform: 'iPhone', touchPoints: 5, standalone: true }), false);
+  // iPadOS asks for the desktop site: a Mac that can be touched.
+  assert.equal(vm.homeScreenHint({ ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)', platform: 'MacIntel', touchPoints: 5, standalone: false }), true);
+  assert.equal(vm.homeScreenHint({ ua: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)', platform: 'MacIntel', touchPoints: 0, standalone: false }), false);
+  assert.equal(vm.homeScreenHint({ ua: 'Mozilla/5.0 (Linux; Android 14; Pixel 8)', platform: 'Linux armv8l', touchPoints: 5, standalone: false }), false);
+});

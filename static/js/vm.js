@@ -142,6 +142,17 @@ export function pair(ctx) {
   };
 }
 
+/**
+ * Whether to suggest, once paired, adding Softland to the Home Screen and
+ * moving it there: on iPhone and iPad an app added to the Home Screen does
+ * not share the browser tab's storage, so it starts unpaired until the seat
+ * is moved to it. env: {ua, platform, touchPoints, standalone}.
+ */
+export function homeScreenHint(env) {
+  const ios = /iPhone|iPad|iPod/.test(env.ua || '') || (env.platform === 'MacIntel' && env.touchPoints > 1);
+  return ios && !env.standalone;
+}
+
 /** The mutual suggestions, as sentences, best first. */
 export function suggestions(ctx, ids) {
   const n = names(ctx);

@@ -42,6 +42,12 @@ export function build(app) {
   fill('name-partner', p.partner || '');
 }
 
+/** What homeScreenHint needs to know of this browser. */
+function env() {
+  const standalone = navigator.standalone === true || (typeof matchMedia === 'function' && matchMedia('(display-mode: standalone)').matches);
+  return { ua: navigator.userAgent, platform: navigator.platform, touchPoints: navigator.maxTouchPoints, standalone };
+}
+
 /** Fills an input unless the person is typing in it. */
 export function fill(id, v) {
   const e = $(id);
@@ -64,6 +70,7 @@ export async function render(app, ctx) {
   setText(status, v.text);
   setShown($('names'), v.names);
   setShown($('pair-continue'), v.canContinue);
+  setShown($('pair-home'), v.canContinue && vm.homeScreenHint(env()));
   if (!v.invite) return;
   $('pair-link').value = v.link;
   setText($('pair-expiry'), v.expiry);
