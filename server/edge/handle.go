@@ -109,6 +109,9 @@ func (c *conn) handle(msg any) {
 	case errors.Is(err, room.ErrReplaced):
 		c.refuse(id, err)
 		c.queue(&outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
+	case errors.Is(err, room.ErrMovedAway):
+		c.refuse(id, err)
+		c.queue(&outItem{close: closeMoved, closeMsg: "moved to another device"})
 	case err != nil:
 		// A refusal can follow housekeeping that did commit (a round that
 		// expired first): like an ack, it waits for those events.

@@ -51,4 +51,7 @@ var (
 	ErrMoveInvalid   = errorf(protocol.CodeMoveInvalid, "this move link was already used, cancelled or replaced, or is not for this room")
 	ErrMoveExpired   = errorf(protocol.CodeMoveExpired, "this move link has expired; make a new one on your other device")
 	ErrDeviceRevoked = errorf(protocol.CodeDeviceRevoked, "this seat has moved to another device")
+	// ErrMovedAway refuses a request from a connection of a device the seat
+	// has since moved away from; the edge then closes it with CloseMoved.
+	ErrMovedAway = errorf(protocol.CodeDeviceRevoked, "this seat has moved to another device")
 )

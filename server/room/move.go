@@ -138,6 +138,7 @@ func (s *Service) MoveTake(ctx context.Context, roomID, code, nonce string) (*Ad
 		}
 		se.DeviceHash = deviceHash
 		se.Gen++
+		se.MovedGen = se.Gen
 		m = Member{Room: t.st.ID, Seat: seat, Gen: se.Gen}
 		t.dirty = true
 		if se.Presence != protocol.PresenceOnline {

@@ -742,7 +742,8 @@ func (s *Service) change(ctx context.Context, m Member, op func(*tx) error) (uin
 // update runs op on the room inside one store transaction. Every operation
 // first catches up on housekeeping. Operations validate before they change
 // anything, so when op refuses, what housekeeping did is still saved and the
-// refusal is returned. A member whose connection was replaced is refused.
+// refusal is returned. A member whose connection was replaced is refused
+// (ErrReplaced, or ErrMovedAway when the seat has moved to another device).
 func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(*tx) error) (*State, []protocol.Event, error) {
 	var opErr error
 	st, evs, err := s.store.Update(ctx, roomID, func(st *State) ([]protocol.Event, error) {
@@ -753,6 +754,9 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 		t.housekeep()
 		if m != nil && st.Seats[m.Seat-1].Gen != m.Gen {
 			opErr = ErrReplaced
+			if m.Gen < st.Seats[m.Seat-1].MovedGen {
+				opErr = ErrMovedAway // a device the seat moved away from
+			}
 		} else {
 			if m != nil {
 				if se := &st.Seats[m.Seat-1]; se.JoinProof != "" || se.MoveProof != "" {

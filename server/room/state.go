@@ -72,6 +72,10 @@ type Seat struct {
 	// replaced (at most maxRevoked), so an old device is told it was moved
 	// away from (CodeDeviceRevoked) rather than that it was never a member.
 	Revoked []string `json:"revoked,omitempty"`
+	// MovedGen is the Gen the seat's latest move gave the new device: a
+	// connection with an older Gen belongs to a device moved away from,
+	// which is told so (ErrMovedAway) rather than that it was replaced.
+	MovedGen uint64 `json:"movedGen,omitempty"`
 	// Push is the seat's Web Push subscription, nil when it has none. It is
 	// kept here, with the room, so it expires and is erased with the room
 	// and lives under no other key; no snapshot, event or log line carries it.

@@ -97,7 +97,7 @@ func testMove(t *testing.T, s room.Store, _ Config) {
 	}
 
 	// The old connection and the old token are out.
-	if _, err := rooms.Pause(ctx(t), a.Member); !isErr(err, room.ErrReplaced) {
+	if _, err := rooms.Pause(ctx(t), a.Member); !isErr(err, room.ErrMovedAway) {
 		t.Fatalf("the old connection acted: %v", err)
 	}
 	if _, err := rooms.Resume(ctx(t), id, a.Welcome.Device, "", 0); !isErr(err, room.ErrDeviceRevoked) {
