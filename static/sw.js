@@ -10,7 +10,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v3';
+const VERSION = 'softland-shell-v4';
 const SHELL = [
   '/',
   '/app.css',
@@ -53,7 +53,7 @@ const SHELL = [
 // Fetched when first used and kept for offline use after that: the icons,
 // and the QR code (drawn only on the pairing screen, which needs the server
 // anyway), so a first visit does not download them.
-const LATER = ['/js/qr.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+const LATER = ['/js/qr.js', '/js/move.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {
