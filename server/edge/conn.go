@@ -566,8 +566,8 @@ func (c *conn) writeEvent(ev *protocol.Event) bool {
 		c.erased = true
 		c.fail(closeErased, "room erased")
 		return false
-	case protocol.KindMoved:
-		// A live moved event about this socket's own seat: the seat went
+	case protocol.KindMoved, protocol.KindReplaced:
+		// A live moved (or replaced) event about this socket's own seat: the seat went
 		// to another device, whose welcome already covered this offset,
 		// so this socket is the old device's. It is told, then closed.
 		if ev.Seat == c.member.Seat {

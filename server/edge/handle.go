@@ -46,11 +46,16 @@ func (c *conn) handle(msg any) {
 			return c.s.rooms.MoveTake(ctx, m.Room, m.Code, m.Nonce)
 		})
 		return
+	case *protocol.Replace:
+		c.admit(protocol.TypeReplace, m.ID, m.Room, func() (*room.Admission, error) {
+			return c.s.rooms.ReplaceTake(ctx, m.Room, m.Code, m.JoinKey, m.Nonce)
+		})
+		return
 	}
 
 	id := headerID(msg)
 	if !c.authed.Load() {
-		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join, resume or move first"})
+		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join, resume, move or replace first"})
 		return
 	}
 	rooms, mem := c.s.rooms, c.member
@@ -96,6 +101,15 @@ func (c *conn) handle(msg any) {
 			// The code goes to this socket once, in the ack; it is never
 			// logged, and the server keeps only its hash.
 			c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Offset: mc.Offset, Move: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
+			return
+		}
+	case *protocol.ReplaceCancel:
+		offset, err = rooms.ReplaceCancel(ctx, mem)
+	case *protocol.ReplaceCreate:
+		var mc *room.MoveCode
+		if mc, err = rooms.ReplaceCreate(ctx, mem, m.JoinKeyHash); err == nil {
+			// Like a move code: once, in the ack, never logged.
+			c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Offset: mc.Offset, Replace: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
 			return
 		}
 	case *protocol.Erase:
@@ -169,7 +183,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	c.roomLog.Store(logID(a.Member.Room))
 	c.authed.Store(true)
 	movedAt := uint64(0)
-	if kind == protocol.TypeMove {
+	if kind == protocol.TypeMove || kind == protocol.TypeReplace {
 		movedAt = a.Welcome.Offset
 	}
 	c.s.claimSeat(c, movedAt)

@@ -162,6 +162,23 @@ func validate(m any) string {
 		if m.Nonce != "" && !IsKey(m.Nonce) {
 			return "nonce must be 32 bytes in unpadded base64url"
 		}
+	case *ReplaceCreate:
+		if !IsKey(m.JoinKeyHash) {
+			return "joinKeyHash must be 32 bytes in unpadded base64url"
+		}
+	case *Replace:
+		if !IsRoomID(m.Room) {
+			return "room must be a lowercase UUID"
+		}
+		if !IsKey(m.Code) {
+			return "code must be 32 bytes in unpadded base64url"
+		}
+		if !IsKey(m.JoinKey) {
+			return "joinKey must be 32 bytes in unpadded base64url"
+		}
+		if !IsKey(m.Nonce) {
+			return "nonce must be 32 bytes in unpadded base64url"
+		}
 	case *Submit:
 		if !IsRoomID(m.Round) {
 			return "round must be a lowercase UUID"

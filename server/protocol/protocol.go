@@ -65,7 +65,46 @@ const (
 	TypeMoveCreate   = "move.create"   // get a one-time code to move this seat to another device; MoveCreate
 	TypeMoveCancel   = "move.cancel"   // revoke this seat's pending move code; MoveCancel
 	TypeMove         = "move"          // take a seat on a new device with a move code; Move
+
+	TypeReplaceCreate = "replace.create" // get a one-time code for a new device to take the partner's seat under a new room secret; ReplaceCreate
+	TypeReplaceCancel = "replace.cancel" // revoke this seat's pending re-pair code; ReplaceCancel
+	TypeReplace       = "replace"        // take the partner's missing seat on a new device with a re-pair code; Replace
 )
+
+// ReplaceCreate asks for a one-time re-pair code for the OTHER seat, whose
+// phone was lost: only a seat's own device token (the socket's seat) can
+// authorise replacing its partner, so nobody can replace a seat alone. The
+// phone has minted a new room secret; JoinKeyHash is SHA-256 of the join key
+// derived from it, as in Create. The Ack carries the code (Ack.Replace) and
+// its expiry; the server keeps only the code's SHA-256 and JoinKeyHash, one
+// pending re-pair per room, a new one replacing the old.
+type ReplaceCreate struct {
+	Header
+	JoinKeyHash string `json:"joinKeyHash"` // base64url SHA-256 of the new secret's join key
+}
+
+// ReplaceCancel revokes the pending re-pair code this seat made, if any.
+type ReplaceCancel struct {
+	Header
+}
+
+// Replace takes the other seat on a new device with the code from the
+// re-pair link. It is the first message of a socket, like Join, Resume and
+// Move. JoinKey, derived from the new secret in the link, proves the device
+// holds that secret. The seat gets a new device token; its old one is
+// revoked (CodeDeviceRevoked) and the old socket closed with CloseMoved; the
+// room's key epoch goes up by one (Welcome.KeyEpoch) and everything sealed
+// under the old secret is dropped. Nonce is required: it feeds the
+// verification words both phones show, and, as in Join, the same code,
+// join key and nonce repeat a replacement whose welcome was lost, until the
+// seat first acts or the code's expiry passes.
+type Replace struct {
+	Header
+	Room    string `json:"room"`
+	Code    string `json:"code"`    // base64url, 43 chars
+	JoinKey string `json:"joinKey"` // base64url, 43 chars: from the new secret
+	Nonce   string `json:"nonce"`   // base64url, 43 chars
+}
 
 // InviteCancel revokes the pairing link while seat 2 is free: the server
 // forgets the join key's hash, and a later join gets CodeInviteRevoked.
@@ -128,6 +167,7 @@ const (
 	KindErased           = "erased"            // the room is gone
 	KindDelivered        = "delivered"         // a seat's phone confirmed it has the events up to Seen
 	KindMoved            = "moved"             // a seat moved to a new device; its old device token is revoked
+	KindReplaced         = "replaced"          // a lost seat was taken by a new device under a new room secret (KeyEpoch)
 )
 
 // Presence states.
@@ -145,6 +185,7 @@ const (
 const (
 	ReasonClosed  = "closed"  // a seat closed it
 	ReasonExpired = "expired" // its window ended
+	ReasonRekeyed = "rekeyed" // a replacement changed the room secret, so its tokens can no longer match
 )
 
 // Error codes: the "code" of an Error frame. They are stable strings a client
@@ -175,6 +216,8 @@ const (
 	CodeMoveInvalid      = "move_invalid"      // no pending move code matches: mistyped, used, cancelled or replaced
 	CodeMoveExpired      = "move_expired"      // the move code is too old
 	CodeDeviceRevoked    = "device_revoked"    // the device token's seat has moved to another device
+	CodeReplaceInvalid   = "replace_invalid"   // no pending re-pair code matches (used, cancelled, replaced), or the join key is not the link's
+	CodeReplaceExpired   = "replace_expired"   // the re-pair code is too old
 )
 
 // Close codes beyond RFC 6455's. The standard ones Softland sends are 1000
@@ -184,9 +227,9 @@ const (
 const (
 	CloseErased      = 4000 // the room was erased; forget it
 	CloseReplaced    = 4001 // the same seat connected again elsewhere
-	CloseAuthFailed  = 4002 // create, join, resume or move failed; the Error frame before it says why
+	CloseAuthFailed  = 4002 // create, join, resume, move or replace failed; the Error frame before it says why
 	CloseAuthTimeout = 4008 // no create, join or resume in time
-	CloseMoved       = 4009 // the seat moved to another device: forget the room here
+	CloseMoved       = 4009 // the seat moved to, or was replaced by, another device: forget the room here
 )
 
 // Header is the part every frame shares. Servers decode it first to route the
@@ -409,6 +452,9 @@ type Welcome struct {
 	Replay   []Event   `json:"replay,omitempty"`
 	// InviteExpiresAt is when the join link stops working while seat 2 is free.
 	InviteExpiresAt int64 `json:"inviteExpiresAt,omitempty"`
+	// KeyEpoch counts the room secrets the room has had beyond the first:
+	// each replacement adds one. Absent means 0.
+	KeyEpoch uint64 `json:"keyEpoch,omitempty"`
 	// Push is how to subscribe to Web Push; absent when the server sends none.
 	Push *PushInfo `json:"push,omitempty"`
 }
@@ -425,6 +471,8 @@ type Snapshot struct {
 	// Seen is the offset each seat's phone last confirmed with Seen, seat 1
 	// first: what a resuming phone knows its partner received.
 	Seen [2]uint64 `json:"seen"`
+	// KeyEpoch is the room's key epoch (Welcome.KeyEpoch); absent means 0.
+	KeyEpoch uint64 `json:"keyEpoch,omitempty"`
 }
 
 // RoundState is an open round as seen in a snapshot.
@@ -483,6 +531,13 @@ type Event struct {
 	// applied every event up to and including it. ("offset" is the event's
 	// own place in the log.)
 	Seen uint64 `json:"seen,omitempty"`
+	// KeyEpoch is the room's new key epoch, Nonce the new device's nonce
+	// (for the verification words) and KeyHash the new join key's hash
+	// from replace.create, so the remaining phone knows which new secret
+	// was taken (KindReplaced).
+	KeyEpoch uint64 `json:"keyEpoch,omitempty"`
+	Nonce    string `json:"nonce,omitempty"`
+	KeyHash  string `json:"keyHash,omitempty"`
 }
 
 // Ack answers a request that succeeded. It is sent only after every event
@@ -499,6 +554,9 @@ type Ack struct {
 	// chars), and ExpiresAt when it stops working (Unix ms).
 	Move      string `json:"move,omitempty"`
 	ExpiresAt int64  `json:"expiresAt,omitempty"`
+	// Replace is the re-pair code on an ack of replace.create (base64url,
+	// 43 chars); ExpiresAt is when it stops working.
+	Replace string `json:"replace,omitempty"`
 }
 
 // Error answers a request that failed. The socket stays open unless the code

@@ -113,6 +113,10 @@ func init() {
 		TypeMoveCreate:   MoveCreate{},
 		TypeMoveCancel:   MoveCancel{},
 		TypeMove:         Move{},
+
+		TypeReplaceCreate: ReplaceCreate{},
+		TypeReplaceCancel: ReplaceCancel{},
+		TypeReplace:       Replace{},
 	} {
 		registerRequest(typ, reflect.TypeOf(v))
 	}

@@ -257,8 +257,9 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 		}
 		se := &t.st.Seats[seat-1]
 		se.Gen++
-		se.JoinProof = "" // seat 2 has its token: a repeated join is no longer needed
-		se.MoveProof = "" // likewise a repeated move
+		se.JoinProof = ""    // seat 2 has its token: a repeated join is no longer needed
+		se.MoveProof = ""    // likewise a repeated move
+		se.ReplaceProof = "" // and a repeated replacement
 		t.dirty = true
 		m = Member{Room: roomID, Seat: seat, Gen: se.Gen}
 		if se.Presence != protocol.PresenceOnline {
@@ -303,11 +304,12 @@ func replaySize(evs []protocol.Event) int {
 
 func (s *Service) welcome(st *State, seat int) *protocol.Welcome {
 	w := &protocol.Welcome{
-		Header: protocol.Header{Type: protocol.TypeWelcome},
-		Room:   st.ID,
-		Seat:   seat,
-		Epoch:  st.Epoch,
-		Offset: st.Offset,
+		Header:   protocol.Header{Type: protocol.TypeWelcome},
+		Room:     st.ID,
+		Seat:     seat,
+		Epoch:    st.Epoch,
+		Offset:   st.Offset,
+		KeyEpoch: st.KeyEpoch,
 	}
 	if !st.Seats[1].Taken {
 		w.InviteExpiresAt = st.InviteExpiresAt
@@ -759,10 +761,10 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 			}
 		} else {
 			if m != nil {
-				if se := &st.Seats[m.Seat-1]; se.JoinProof != "" || se.MoveProof != "" {
+				if se := &st.Seats[m.Seat-1]; se.JoinProof != "" || se.MoveProof != "" || se.ReplaceProof != "" {
 					// The seat acted, so it holds its device token: no
-					// repeated join or move is needed any more.
-					se.JoinProof, se.MoveProof = "", ""
+					// repeated join, move or replacement is needed any more.
+					se.JoinProof, se.MoveProof, se.ReplaceProof = "", "", ""
 					t.dirty = true
 				}
 			}

@@ -24,6 +24,9 @@ type State struct {
 	// InviteRevoked is set by seat 1's invite.cancel while seat 2 was free:
 	// the join key's hash is gone, and a join hears why.
 	InviteRevoked bool `json:"inviteRevoked,omitempty"`
+	// KeyEpoch counts the room secrets since the first: each replacement
+	// (protocol.Replace) moves the room to a new secret and adds one.
+	KeyEpoch uint64 `json:"keyEpoch,omitempty"`
 
 	Seats    [2]Seat             `json:"seats"`
 	Paused   [2]bool             `json:"paused"`
@@ -76,6 +79,16 @@ type Seat struct {
 	// connection with an older Gen belongs to a device moved away from,
 	// which is told so (ErrMovedAway) rather than that it was replaced.
 	MovedGen uint64 `json:"movedGen,omitempty"`
+	// ReplaceHash is SHA-256 of a pending re-pair code for this seat, made
+	// by the OTHER seat (protocol.ReplaceCreate); ReplaceKeyHash is the new
+	// secret's join key hash the taker must match, and ReplaceExpiresAt when
+	// the code stops working. "" when there is none.
+	ReplaceHash      string `json:"replaceHash,omitempty"`
+	ReplaceKeyHash   string `json:"replaceKeyHash,omitempty"`
+	ReplaceExpiresAt int64  `json:"replaceExpiresAt,omitempty"`
+	// ReplaceProof is SHA-256 of the taken re-pair code, join key and the
+	// new device's nonce, kept until the seat next acts, like MoveProof.
+	ReplaceProof string `json:"replaceProof,omitempty"`
 	// Push is the seat's Web Push subscription, nil when it has none. It is
 	// kept here, with the room, so it expires and is erased with the room
 	// and lives under no other key; no snapshot, event or log line carries it.
@@ -147,6 +160,7 @@ func (st *State) Snapshot() *protocol.Snapshot {
 		Announce: st.Announce,
 		Debriefs: []protocol.DebriefState{},
 		Seen:     [2]uint64{st.Seats[0].Seen, st.Seats[1].Seen},
+		KeyEpoch: st.KeyEpoch,
 	}
 	if r := st.Round; r != nil {
 		s.Round = &protocol.RoundState{
