@@ -158,6 +158,7 @@ type Frame struct {
 	Replay    []protocol.Event   `json:"replay"`
 	Move      string             `json:"move"`      // on the ack of move.create
 	ExpiresAt int64              `json:"expiresAt"` // likewise
+	Replace   string             `json:"replace"`   // on the ack of replace.create
 	Raw       []byte             `json:"-"`
 }
 
