@@ -135,12 +135,21 @@ type State struct {
 	// submissions and tell the real tokens, the only ones in both.
 	DecoyRound string   `json:"decoyRound,omitempty"`
 	Decoys     []string `json:"decoys,omitempty"`
+	// KeyEpoch is the room's key epoch Secret belongs to (protocol §3.7).
+	KeyEpoch uint64 `json:"keyEpoch,omitempty"`
+	// ReplaceSecret and ReplaceCode are the new secret and the code of this
+	// seat's pending re-pair link (ReplaceLink), kept so the switch to the
+	// new secret survives a restart before the partner's new phone uses it.
+	ReplaceSecret string `json:"replaceSecret,omitempty"`
+	ReplaceCode   string `json:"replaceCode,omitempty"`
 }
 
 // Client is one device's connection to its room.
 type Client struct {
 	server string
 	room   string
+	// secret and keys change when a replacement rotates the room secret:
+	// after the handshake, read them under mu (roomKeys, roomSecret).
 	secret []byte
 	keys   *keys.Keys
 	cat    *rules.Catalog
@@ -177,6 +186,16 @@ type Client struct {
 	confirm, confirmed uint64
 	// partnerSeen is the highest offset the partner's phone confirmed.
 	partnerSeen uint64
+	// keyEpoch is the key epoch of secret and keys; replace is this
+	// seat's pending re-pair link, if any; verify are the verification
+	// words of the latest replacement this client saw or made (both under mu,
+	// like secret and keys, which a replacement changes).
+	keyEpoch uint64
+	replace  *pendingReplace
+	verify   []string
+	// settingsPT is the shared settings this client last opened, for
+	// ResealSettings.
+	settingsPT []byte
 	// lastSent is when the last request was written (Unix ns), for the
 	// heartbeat.
 	lastSent atomic.Int64
@@ -309,6 +328,12 @@ func Resume(ctx context.Context, serverURL string, st State) (*Client, error) {
 		req.Offset, sd.offset, sd.round = 0, 0, ""
 	}
 	sd.decoyRound, sd.decoys = restoreDecoys(st)
+	sd.keyEpoch = st.KeyEpoch
+	if st.ReplaceSecret != "" {
+		if s, err := keys.Encoding.DecodeString(st.ReplaceSecret); err == nil && protocol.IsKey(st.ReplaceCode) {
+			sd.replace, _ = newPendingReplace(s, st.ReplaceCode)
+		}
+	}
 	return connect(ctx, serverURL, sd, &req.Header, req)
 }
 
@@ -340,6 +365,11 @@ type seed struct {
 	// decoyRound's decoys, from the State resumed from.
 	decoyRound string
 	decoys     []protocol.Token
+	// keyEpoch and replace: the State's key epoch and pending re-pair link;
+	// verify: the new phone's verification words (Replace).
+	keyEpoch uint64
+	replace  *pendingReplace
+	verify   []string
 }
 
 // connect dials, sends the create, join or resume request and applies the
@@ -385,6 +415,9 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 		readerDone: make(chan struct{}),
 		pumpDone:   make(chan struct{}),
 		tendDone:   make(chan struct{}),
+		keyEpoch:   sd.keyEpoch,
+		replace:    sd.replace,
+		verify:     sd.verify,
 	}
 	c.lastSent.Store(time.Now().UnixNano()) // the create, join or resume
 	if sd.decoys != nil {
@@ -414,6 +447,8 @@ func (c *Client) handshake(ctx context.Context, h *protocol.Header, req any) err
 		op = protocol.TypeResume
 	case *protocol.Move:
 		op = protocol.TypeMove
+	case *protocol.Replace:
+		op = protocol.TypeReplace
 	}
 	h.Type, h.ID = op, c.newID()
 	b, err := protocol.Marshal(req)
@@ -471,7 +506,17 @@ func (c *Client) welcome(op string, w *protocol.Welcome) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	defer func() { c.keyEpoch = max(c.keyEpoch, w.KeyEpoch) }()
 	if w.Snapshot != nil {
+		if w.KeyEpoch > c.keyEpoch && c.replace != nil {
+			// The partner's seat was replaced while this phone was away
+			// for longer than the log reaches: the only secret it can be
+			// is this seat's pending one. (Without the replaced event
+			// there is no nonce, so no verification words.)
+			if k, err := keys.Derive(c.replace.secret); err == nil {
+				c.secret, c.keys, c.replace = c.replace.secret, k, nil
+			}
+		}
 		c.epoch, c.received, c.offset = w.Epoch, w.Offset, w.Offset
 		c.snapshot = c.decodeSnapshotLocked(w.Snapshot)
 		c.partnerSeen = w.Snapshot.Seen[2-w.Seat]
@@ -529,14 +574,18 @@ func (c *Client) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := State{
-		Server: c.server,
-		Room:   c.room,
-		Secret: keys.Encoding.EncodeToString(c.secret),
-		Seat:   c.seat,
-		Device: c.device,
-		Epoch:  c.epoch,
-		Offset: c.offset,
-		Round:  c.stRound,
+		Server:   c.server,
+		Room:     c.room,
+		Secret:   keys.Encoding.EncodeToString(c.secret),
+		Seat:     c.seat,
+		KeyEpoch: c.keyEpoch,
+		Device:   c.device,
+		Epoch:    c.epoch,
+		Offset:   c.offset,
+		Round:    c.stRound,
+	}
+	if p := c.replace; p != nil {
+		st.ReplaceSecret, st.ReplaceCode = keys.Encoding.EncodeToString(p.secret), p.code
 	}
 	if pool := c.decoys[c.decoyRound]; pool != nil {
 		st.DecoyRound = c.decoyRound
@@ -556,7 +605,7 @@ func (c *Client) Link(origin string) (Link, error) {
 			return Link{}, err
 		}
 	}
-	return Link{Origin: origin, Room: c.room, Secret: bytes.Clone(c.secret)}, nil
+	return Link{Origin: origin, Room: c.room, Secret: c.roomSecret()}, nil
 }
 
 // Events delivers, in offset order and each once, every room event: first
@@ -653,6 +702,7 @@ type reply struct {
 	ID      string `json:"id"`
 	Round   string `json:"round"`
 	Move    string `json:"move"`
+	Replace string `json:"replace"`
 	Expires int64  `json:"expiresAt"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -708,6 +758,9 @@ func (c *Client) applyLocked(ev protocol.Event) error {
 		return ErrSlowReader
 	}
 	c.received = ev.Offset
+	if ev.Kind == protocol.KindReplaced {
+		c.rekeyLocked(ev)
+	}
 	if ev.Kind == protocol.KindDelivered && ev.Seat != c.seat && ev.Seen > c.partnerSeen {
 		c.partnerSeen = ev.Seen
 	}

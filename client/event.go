@@ -93,6 +93,9 @@ func (c *Client) decodeLocked(ev protocol.Event) Event {
 		e.Plaintext, e.Err = c.keys.Open(c.room, keys.ContextAnnounce, ev.Blob)
 	case protocol.KindSettings:
 		e.Plaintext, e.Err = c.keys.Open(c.room, keys.ContextSettings, ev.Blob)
+		if e.Err == nil {
+			c.settingsPT = e.Plaintext
+		}
 	case protocol.KindDebriefReleased:
 		e.Debriefs, e.Err = c.openDebriefs(ev.Round, ev.Blobs)
 	case protocol.KindRoundClosed:
@@ -117,6 +120,9 @@ func (c *Client) decodeSnapshotLocked(s *protocol.Snapshot) *Snapshot {
 	if s.Settings != nil {
 		out.SettingsPlaintext, err = c.keys.Open(c.room, keys.ContextSettings, s.Settings.Blob)
 		note(err)
+		if err == nil {
+			c.settingsPT = out.SettingsPlaintext
+		}
 	}
 	for i, a := range s.Announce {
 		if a != nil {

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -29,7 +28,7 @@ func (c *Client) MoveLink(ctx context.Context, origin string) (MoveLink, time.Ti
 	if !protocol.IsKey(r.Move) || r.Expires <= 0 {
 		return MoveLink{}, time.Time{}, errors.New("client: move.create: the ack carries no move code")
 	}
-	l := MoveLink{Origin: origin, Room: c.room, Code: r.Move, Secret: bytes.Clone(c.secret)}
+	l := MoveLink{Origin: origin, Room: c.room, Code: r.Move, Secret: c.roomSecret()}
 	return l, time.UnixMilli(r.Expires), nil
 }
 

@@ -85,11 +85,12 @@ func (c *Client) SubmitNeeds(ctx context.Context, round string, needs []string, 
 func (c *Client) tokenSet(round string, ids []string) ([]protocol.Token, error) {
 	set := make([]protocol.Token, 0, protocol.TokenSetSize)
 	seen := make(map[string]bool, protocol.TokenSetSize)
+	k := c.roomKeys()
 	for _, id := range ids {
 		if len(set) == protocol.TokenSetSize {
 			break // the least wanted beyond the set size are dropped
 		}
-		t := c.keys.Token(round, id)
+		t := k.Token(round, id)
 		if seen[t] {
 			continue
 		}
@@ -225,7 +226,7 @@ func (c *Client) sealJSON(context string, v any) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("client: seal %s: %w", context, err)
 	}
-	blob, err := c.keys.Seal(c.room, context, pt)
+	blob, err := c.roomKeys().Seal(c.room, context, pt)
 	if err != nil {
 		return "", err
 	}
