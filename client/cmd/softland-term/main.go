@@ -6,6 +6,7 @@
 //	softland-term -server http://localhost:8080 join '<link>'
 //	softland-term -state ~/.softland.json resume              # after -state on create or join
 //	softland-term -server http://localhost:8080 move '<move link>'  # take your seat here
+//	softland-term -server http://localhost:8080 replace '<re-pair link>'  # your phone was lost: take your seat back
 //
 // Then type commands, one per line (help lists them). Names given with -me
 // and -partner are only used to print suggestions; they never leave this
@@ -62,12 +63,15 @@ func main() {
 	}
 }
 
-const usage = `usage: softland-term [flags] create | join <link> | resume | move <link>
+const usage = `usage: softland-term [flags] create | join <link> | resume | move <link> | replace <link>
 
   create        make a room and print the link for your partner
   join <link>   take the second seat with your partner's link
   resume        come back to the room saved with -state
   move <link>   take your seat on this device with a move link from your other device
+  replace <link>
+                your phone was lost: take your seat back with the re-pair link
+                your partner made (their command replace-partner)
 
 flags:
 `
@@ -139,6 +143,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		t.say("moved here: your seat is on this device now")
+	case cmd == "replace" && fs.NArg() == 2:
+		link, err := client.ParseReplaceLink(fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		if t.c, err = client.Replace(ctx, *server, link); err != nil {
+			return err
+		}
+		t.say("your seat is on this device now; your partner will re-send the shared settings")
+		t.say("compare these words with your partner's screen, aloud: %s", strings.Join(t.c.VerifyWords(), " "))
 	case cmd == "resume" && fs.NArg() == 1:
 		if *statePath == "" {
 			return errors.New("resume needs -state FILE")
@@ -167,10 +181,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		t.say("resumed")
 	default:
 		fs.Usage()
-		return errors.New("expected create, join <link>, resume or move <link>")
+		return errors.New("expected create, join <link>, resume, move <link> or replace <link>")
 	}
 	defer func() { t.c.Close() }()
-	t.welcomed(fs.Arg(0) == "resume" || fs.Arg(0) == "move")
+	t.welcomed(fs.Arg(0) == "resume" || fs.Arg(0) == "move" || fs.Arg(0) == "replace")
 	return t.loop(ctx, stdin)
 }
 
@@ -294,6 +308,11 @@ func (t *term) loop(ctx context.Context, stdin io.Reader) error {
 		case e, ok := <-events:
 			if ok {
 				t.event(e)
+				if e.Kind == protocol.KindReplaced && e.Seat != t.c.Seat() {
+					// The room moved to the new secret: the new phone can
+					// read the settings only once they are sealed again.
+					t.report(t.c.ResealSettings(ctx))
+				}
 				t.save()
 				continue
 			}
@@ -381,6 +400,9 @@ const help = `commands:
   settings <pause word>  set the couple's shared pause word
   move                   print a one-time link that moves your seat to another device
   cancel-move            revoke that link before it is used
+  replace-partner        your partner lost their phone: print a one-time link that gives
+                         their seat to their new phone, under a new room secret
+  cancel-replace         revoke that link before it is used
   cancel-invite          revoke the link for your partner before it is used
   erase                  erase the room for both of you, on the server too
   quit                   leave (your partner sees you away)`
@@ -459,6 +481,21 @@ func (t *term) command(ctx context.Context, line string) (done bool, err error) 
 			t.report(err)
 		} else {
 			t.say("move link revoked")
+		}
+	case "replace-partner":
+		link, expires, err := t.c.ReplaceLink(ctx, "")
+		if err != nil {
+			t.report(err)
+			return false, nil
+		}
+		t.save() // the new secret must survive a restart
+		t.say("re-pair link (works once, until %s): %s", expires.Format("15:04"), link)
+		t.say("open it on your partner's new phone: softland-term replace '<link>'")
+	case "cancel-replace":
+		if err := t.c.CancelReplace(ctx); err != nil {
+			t.report(err)
+		} else {
+			t.say("re-pair link revoked")
 		}
 	case "cancel-invite":
 		if err := t.c.CancelInvite(ctx); err != nil {
@@ -552,6 +589,11 @@ func (t *term) event(e client.Event) {
 	case protocol.KindMoved:
 		if !mine {
 			t.say("partner moved to a new device")
+		}
+	case protocol.KindReplaced:
+		if !mine {
+			t.say("partner's new phone has their seat; the room has a new secret")
+			t.say("compare these words with your partner's screen, aloud: %s", strings.Join(t.c.VerifyWords(), " "))
 		}
 	case protocol.KindPresence:
 		if !mine {
