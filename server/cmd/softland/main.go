@@ -122,7 +122,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	num(&r.poolSize, "redis-pool-size", "SOFTLAND_REDIS_POOL_SIZE", 0, "connections to Redis per node (0: go-redis's default, 10 per CPU); raise it when the log shows connection pool timeouts under load")
 	str(&c.origins, "origins", "SOFTLAND_ORIGINS", "", "comma-separated extra host patterns allowed to open /ws (the server's own host always is)")
 	dur(&c.inviteTTL, "invite-ttl", "SOFTLAND_INVITE_TTL", room.DefaultInviteTTL, "how long a pairing link works")
-	dur(&c.moveTTL, "move-ttl", "SOFTLAND_MOVE_TTL", room.DefaultMoveTTL, "how long a link to move a seat to another device works")
+	dur(&c.moveTTL, "move-ttl", "SOFTLAND_MOVE_TTL", room.DefaultMoveTTL, "how long a link to move a seat to another device, or to replace a partner's lost phone, works")
 	dur(&c.roomTTL, "room-ttl", "SOFTLAND_ROOM_TTL", room.DefaultIdleTTL, "how long an idle room is kept")
 	num(&c.revealSize, "reveal-size", "SOFTLAND_REVEAL_SIZE", room.DefaultRevealSize, "at most this many mutual suggestions are revealed (K)")
 	dur(&c.roundWindow, "round-window", "SOFTLAND_ROUND_WINDOW", room.DefaultRoundWindow, "how long a check-in round stays open")
