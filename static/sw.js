@@ -10,7 +10,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v4';
+const VERSION = 'softland-shell-v5';
 const SHELL = [
   '/',
   '/app.css',
@@ -49,11 +49,14 @@ const SHELL = [
   '/js/screens/pause.js',
   '/js/screens/plan.js',
   '/js/screens/welcome.js',
+  '/js/persist.js',
+  '/js/verify.js',
+  '/js/screens/verify.js',
 ];
 // Fetched when first used and kept for offline use after that: the icons,
 // and the QR code (drawn only on the pairing screen, which needs the server
 // anyway), so a first visit does not download them.
-const LATER = ['/js/qr.js', '/js/move.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+const LATER = ['/js/qr.js', '/js/move.js', '/js/replace.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {

@@ -96,7 +96,7 @@ func TestServedFiles(t *testing.T) {
 
 // TestShellLists: the service worker caches every module the app imports
 // (or an offline reload breaks on the one it lacks), and index.html
-// preloads every module but the lazily loaded QR code and move link (and
+// preloads every module but the lazily loaded QR code, move and re-pair links (and
 // main.js, its script), so the first load
 // needs no round trip per import.
 func TestShellLists(t *testing.T) {
@@ -125,7 +125,7 @@ func TestShellLists(t *testing.T) {
 		if !bytes.Contains(sw, []byte("'"+m+"'")) {
 			t.Errorf("sw.js does not cache %s", m)
 		}
-		if m != "/js/qr.js" && m != "/js/move.js" && m != "/js/main.js" && !bytes.Contains(page, []byte(`<link rel="modulepreload" href="`+m+`">`)) {
+		if m != "/js/qr.js" && m != "/js/move.js" && m != "/js/replace.js" && m != "/js/main.js" && !bytes.Contains(page, []byte(`<link rel="modulepreload" href="`+m+`">`)) {
 			t.Errorf("index.html does not preload %s", m)
 		}
 	}

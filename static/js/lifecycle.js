@@ -3,6 +3,8 @@
 // each with a kind note (the notice screen).
 
 import * as C from './crypto.js';
+import { keep } from './persist.js';
+import { parseReplaceFragment } from './verify.js';
 
 /**
  * Reads the link's fragment, keeps it on this phone and drops it from the
@@ -20,11 +22,14 @@ export function takeFragment(intents) {
 }
 
 /**
- * What a pairing link or a move link (or its fragment) asks of this phone:
- * {room, secret} to join, with move (the move code) to take a seat moved
- * from another device; null when it is neither.
+ * What a pairing link, a move link or a re-pair link (or its fragment) asks
+ * of this phone: {room, secret} to join, with move (the move code) to take
+ * a seat moved from another device, or with replace (the re-pair code) to
+ * take back a lost phone's seat under the new secret; null when it is none.
  */
 export function joinOf(s) {
+  const r = parseReplaceFragment(s);
+  if (r) return { room: r.room, secret: C.b64u(r.secret), replace: r.code };
   const m = C.parseMoveFragment(s);
   if (m) return { room: m.room, secret: C.b64u(m.secret), move: m.code };
   const l = C.parseFragment(s);
@@ -66,9 +71,11 @@ export async function startJoin(app, join) {
   // The nonce lets this phone repeat its join (or move) if the welcome is
   // lost on the way (protocol: join, move); it is kept with the room until
   // the welcome comes.
-  const room = join.move
-    ? { room: join.room, secret: join.secret, mode: 'move', code: join.move, nonce: C.decoy() }
-    : { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
+  const room = join.replace
+    ? { room: join.room, secret: join.secret, mode: 'replace', code: join.replace, nonce: C.decoy() }
+    : join.move
+      ? { room: join.room, secret: join.secret, mode: 'move', code: join.move, nonce: C.decoy() }
+      : { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
   app.intents.setRoom(room);
   await enterRoom(app, room);
 }
@@ -78,6 +85,8 @@ export async function enterRoom(app, room) {
   app.build();
   app.go(room.device && app.session.st.paired && room.onboarded ? 'checkin' : 'pair');
   app.session.connect();
+  // The pairing lives in this browser's storage: ask to keep it (persist.js).
+  keep();
 }
 
 /** Forgets the room on this phone: everything but the language. */
@@ -96,11 +105,13 @@ export function wipe(app, kind) {
 export function fatal(app, why, code) {
   if (why === 'erased') return wipe(app, 'erased');
   if (why === 'replaced') return notice(app, 'replaced');
-  if (why === 'moved') return wipe(app, 'moved'); // this seat lives on another device now
+  // This seat lives on another device now: moved there, or given to a new
+  // phone by the partner (this phone was reported lost).
+  if (why === 'moved') return wipe(app, app.session.st.replacedSeat === app.session.seat ? 'lost' : 'moved');
   // Authentication failed: the error frame before the close said why.
   const joining = !app.session.inRoom;
   const kind =
-    { room_full: 'full', invite_expired: 'expired', not_found: 'gone', device_revoked: 'moved', invite_revoked: 'revoked', move_invalid: 'moveused', move_expired: 'moveexpired' }[code] ||
+    { room_full: 'full', invite_expired: 'expired', not_found: 'gone', device_revoked: 'moved', invite_revoked: 'revoked', move_invalid: 'moveused', move_expired: 'moveexpired', replace_invalid: 'replaceused', replace_expired: 'replaceexpired' }[code] ||
     (joining ? 'badlink' : 'gone');
   if (joining) {
     app.intents.setRoom(null);

@@ -20,12 +20,13 @@ import * as noticeScreen from './screens/notice.js';
 import * as pair from './screens/pair.js';
 import * as pause from './screens/pause.js';
 import * as plan from './screens/plan.js';
+import * as verify from './screens/verify.js';
 import * as welcome from './screens/welcome.js';
 
 const intents = new Intents();
 const incoming = takeFragment(intents); // first thing: the secret leaves the address bar
 const screens = { welcome, pair, checkin, plan, debrief, history, erase, notice: noticeScreen };
-const app = new App(intents, screens, [bar, pause]);
+const app = new App(intents, screens, [bar, pause, verify]);
 
 function strings() {
   applyStrings();
@@ -45,7 +46,7 @@ async function boot() {
   setLang(intents.lang() || detectLang(navigator.languages || [navigator.language]));
   strings();
   if (!insecure.secure()) return insecure.show();
-  for (const m of [...Object.values(screens), bar, pause]) if (m.mount) m.mount(app);
+  for (const m of [...Object.values(screens), bar, pause, verify]) if (m.mount) m.mount(app);
   for (const id of ['lang-welcome', 'lang-plan']) $(id).addEventListener('change', (e) => changeLang(e.target.value));
   listen(app);
   wake();

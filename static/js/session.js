@@ -17,6 +17,7 @@ import * as C from './crypto.js';
 import { receiptDue } from './outbox.js';
 import { concreteIds } from './rules.js';
 import { emptyState, fromSnapshot, applyEvent } from './state.js';
+import { replaceLink, verifyWords } from './verify.js';
 
 /** Events that change what is sealed or revealed, so blobs are opened again. */
 const REOPEN = new Set(['announced', 'settings', 'debrief.released', 'round.revealed', 'round.opened', 'round.closed']);
@@ -51,6 +52,8 @@ export class Session {
     this.tokenMaps = new Map(); // round → Map(token → concrete id)
     this.opened = { shared: null, announce: [null, null], released: {}, reveal: [] };
     this.receipt = { acked: 0, inFlight: false };
+    this.resealWanted = false; // the shared settings are owed under a new key
+    this.resealFrom = null; // what they were, opened with the old key
   }
 
   on(fn) {
@@ -102,6 +105,7 @@ export class Session {
         // A receipt that failed on the old socket goes now; one still in
         // flight (sent while the replay was applied) finishes first.
         this.confirm();
+        this.reseal();
         this.emit({ type: 'ready' });
       },
       onStatus: (s) => {
@@ -135,6 +139,7 @@ export class Session {
     const r = this.room;
     if (r.device) return { type: 'resume', room: r.room, device: r.device, epoch: cursor.epoch, offset: cursor.offset };
     if (r.mode === 'move') return { type: 'move', room: r.room, code: r.code, nonce: r.nonce };
+    if (r.mode === 'replace') return { type: 'replace', room: r.room, code: r.code, joinKey: this.keys.joinKey, nonce: r.nonce };
     if (r.mode === 'join') {
       if (!r.nonce) {
         r.nonce = C.decoy(); // a room saved before nonces existed
@@ -147,6 +152,19 @@ export class Session {
 
   async welcome(w) {
     const r = this.room;
+    if (!r.device && r.mode === 'replace') {
+      // This is the lost phone's replacement: show the words to compare
+      // with the partner's phone until they are confirmed (protocol §3.7).
+      r.verify = await verifyWords(r.secret, w.room, r.code, r.nonce);
+      r.verifyNew = true;
+    }
+    if ((w.keyEpoch || 0) > (r.keyEpoch || 0) && r.pending) {
+      // The partner's seat was replaced while this phone was away longer
+      // than the log reaches: the new secret can only be the pending one.
+      await this.rekey(r.pending.secret);
+      this.resealWanted = true;
+    }
+    r.keyEpoch = w.keyEpoch || 0;
     if (!r.device) {
       r.room = w.room;
       r.seat = w.seat;
@@ -170,12 +188,87 @@ export class Session {
 
   async event(ev) {
     const prev = this.st;
+    const r = this.room;
+    if (ev.kind === 'replaced' && ev.seat !== this.seat && r.pending && r.pending.keyHash === ev.keyHash) {
+      // The partner's new phone took the seat with this phone's re-pair
+      // link: move to the new secret, work out the words, and re-seal the
+      // shared settings (the server dropped them) once this is applied.
+      const p = r.pending;
+      this.resealWanted = true;
+      this.resealFrom = this.opened.shared;
+      await this.rekey(p.secret);
+      r.keyEpoch = ev.keyEpoch;
+      r.verify = await verifyWords(p.secret, r.room, p.code, ev.nonce);
+      r.verifyNew = false;
+      this.intents.setRoom(r);
+    }
     this.st = applyEvent(prev, ev);
     this.cursor = { epoch: ev.epoch, offset: ev.offset };
     this.intents.setSync(this.cursor, this.st);
     if (REOPEN.has(ev.kind)) await this.refresh();
     this.emit({ type: 'event', ev, prev });
     this.confirm();
+    this.reseal();
+  }
+
+  /**
+   * Asks for a re-pair link for the partner's lost phone (protocol §3.7):
+   * a new secret, kept as pending until the replaced event, and a one-time
+   * code from the server. Returns {link, expiresAt}.
+   */
+  async createReplace() {
+    const secret = C.b64u(C.newSecret());
+    const keys = await C.deriveKeys(C.unb64u(secret));
+    const r = this.room;
+    r.pending = { secret, code: '', keyHash: keys.joinKeyHash };
+    this.intents.setRoom(r); // before asking: the new secret must survive a reload
+    const ack = await this.request({ type: 'replace.create', joinKeyHash: keys.joinKeyHash });
+    r.pending.code = ack.replace;
+    this.intents.setRoom(r);
+    return { link: replaceLink(this.origin, r.room, ack.replace, secret), expiresAt: ack.expiresAt };
+  }
+
+  /** Revokes this seat's pending re-pair link and forgets its secret. */
+  async cancelReplace() {
+    await this.request({ type: 'replace.cancel' });
+    delete this.room.pending;
+    this.intents.setRoom(this.room);
+  }
+
+  /** Moves to a new room secret: new keys, nothing opened with the old. */
+  async rekey(secret) {
+    const r = this.room;
+    this.keys = await C.deriveKeys(C.unb64u(secret));
+    r.secret = secret;
+    delete r.pending;
+    this.blobs.clear();
+    this.tokenMaps.clear();
+    this.intents.setRoom(r);
+  }
+
+  /** Forgets the verification words once the partners compared them. */
+  verified() {
+    delete this.room.verify;
+    this.intents.setRoom(this.room);
+  }
+
+  /**
+   * After a replacement, seals the shared settings this phone had again,
+   * under the new key, so the partner's new phone can read them. Waits for
+   * an open, admitted socket; tries again after the next welcome.
+   */
+  async reseal() {
+    if (!this.resealWanted || !this.isOpen || !this.conn.authed) return;
+    const shared = this.resealFrom || this.intents.shared();
+    this.resealWanted = false;
+    if (!shared) return;
+    const v = { pauseWord: shared.pauseWord || '', signals: Array.isArray(shared.signals) ? shared.signals : String(shared.signals || '').split(',').map((x) => x.trim()).filter(Boolean) };
+    try {
+      await this.request({ type: 'settings', blob: await this.seal('settings', v) });
+      this.resealFrom = null;
+    } catch {
+      this.resealWanted = true; // again after the next welcome
+    }
   }
 
   /**

@@ -65,6 +65,7 @@ export function fromSnapshot(s, offset = 0) {
     };
   }
   st.settings = s.settings || null;
+  st.keyEpoch = s.keyEpoch || 0;
   st.announce = [...(s.announce || [null, null])];
   st.debriefs = (s.debriefs || []).map((d) => ({
     round: d.round,
@@ -152,6 +153,21 @@ export function applyEvent(prev, ev) {
       // When each seat last moved to another device (Unix ms), for a short note.
       st.moved = [...(st.moved || [0, 0])];
       st.moved[i] = ev.at || 0;
+      st.replacedSeat = 0;
+      break;
+    case 'replaced':
+      // A lost phone's seat went to a new phone under a new secret
+      // (protocol §3.7): the server dropped everything sealed under the old
+      // one and closed the round. On the lost phone itself this is the
+      // last event (replacedSeat is its own seat).
+      st.keyEpoch = ev.keyEpoch || 0;
+      st.settings = null;
+      st.announce = [null, null];
+      st.debriefs = [];
+      st.round = null;
+      st.moved = [...(st.moved || [0, 0])];
+      st.moved[i] = ev.at || 0;
+      st.replacedSeat = ev.seat;
       break;
     case 'erased':
       st.erased = true;

@@ -16,6 +16,9 @@ export const NOTICES = {
   moved: { primary: 'startAgain' },
   moveused: { primary: 'startAgain' },
   moveexpired: { primary: 'startAgain' },
+  lost: { primary: 'startAgain' },
+  replaceused: { primary: 'startAgain' },
+  replaceexpired: { primary: 'startAgain' },
   revoked: { primary: 'startAgain' },
   switch: { primary: 'switchRoom', secondary: 'keepRoom' },
 };

@@ -54,11 +54,14 @@ export function mount(app) {
   $('erase-open').addEventListener('click', () => app.go('erase', true));
   // Moving to another device is rare: its code loads only when asked for.
   $('move-open').addEventListener('click', () => import('../move.js').then((m) => m.show(app)).catch(() => setText($('move-error'), t('moveFailed'))));
+  // So is replacing the partner's lost phone.
+  $('replace-open').addEventListener('click', () => import('../replace.js').then((m) => m.show(app)).catch(() => setText($('replace-error'), t('moveFailed'))));
 }
 
 /** The Welcome/Never list, worded with this phone's names. */
 export function build(app) {
   const n = vm.names(app.snapshot());
+  setText($('replace-open'), t('replaceOpen', { name: n.partner }));
   const seat = app.session.seat;
   $('plan-items').replaceChildren(
     ...app.catalog.suggestions.map((s) => {
@@ -104,6 +107,9 @@ export function forget() {
   for (const id of ['plan-me', 'plan-partner', 'plan-offlimits', 'plan-pauseword', 'plan-signals', 'move-link']) $(id).value = '';
   $('move-qr').replaceChildren();
   $('move-box').hidden = true;
+  $('replace-link').value = '';
+  $('replace-qr').replaceChildren();
+  $('replace-box').hidden = true;
 }
 
 export function render(app, ctx) {
@@ -115,5 +121,14 @@ export function render(app, ctx) {
   setText($('plan-list-count'), count ? t('planListCount', { count }) : '');
   setShown($('plan-prompt'), v.due);
   setText($('shared-status'), v.status);
+  setShown($('replace-open'), Boolean(ctx.st.paired));
+  const r = app.session.room;
+  if (r && !r.pending && !$('replace-box').hidden) {
+    // The partner's new phone used the link (or it was cancelled).
+    $('replace-box').hidden = true;
+    $('replace-open').setAttribute('aria-expanded', 'false');
+    $('replace-link').value = '';
+    $('replace-qr').replaceChildren();
+  }
 }
 
