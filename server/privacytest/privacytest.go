@@ -167,6 +167,24 @@ func Run(t *testing.T, setup Setup) {
 	for m := pushSvc.Next(); m.Status != http.StatusGone; m = pushSvc.Next() {
 	}
 
+	// Sam's phone is lost: Alex replaces it. One re-pair link revoked, one
+	// taken; the new secret, its join key, the codes and the new device
+	// token are secrets like the others, and the settings Alex re-seals
+	// under the new key carry a canary.
+	cancelledR, _, err := a.ReplaceLink(ctx, "")
+	must(t, err)
+	must(t, a.CancelReplace(ctx))
+	repair, _, err := a.ReplaceLink(ctx, "")
+	must(t, err)
+	b2, err := client.Replace(ctx, srv.URL, repair)
+	must(t, err)
+	defer b2.Close()
+	waitKind(t, a, protocol.KindReplaced)
+	k2, err := keys.Derive(repair.Secret)
+	must(t, err)
+	must(t, a.Settings(ctx, client.SharedSettings{PauseWord: canary + "-rekeyed", Signals: []string{canary + "-signal-2"}}))
+	secrets = append(secrets, cancelledR.Code, repair.Code, keys.Encoding.EncodeToString(repair.Secret), k2.JoinKey(), b2.State().Device)
+
 	metricsPage := get(t, srv.URL+"/metrics")
 	var store string
 	if setup.Dump != nil {
@@ -255,6 +273,21 @@ func mustKeys(t *testing.T) *push.Keys {
 	k, err := push.NewKeys()
 	must(t, err)
 	return k
+}
+
+func waitKind(t *testing.T, c *client.Client, kind string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-c.Events():
+			if e.Kind == kind {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s did not arrive", kind)
+		}
+	}
 }
 
 func waitRound(t *testing.T, c *client.Client, round string) {
