@@ -237,6 +237,10 @@ func TestDecodeRequiredFields(t *testing.T) {
 		protocol.TypeMoveCreate:   {`?"id":"5"`},
 		protocol.TypeMoveCancel:   {`?"id":"5"`},
 		protocol.TypeInviteCancel: {`?"id":"5"`},
+
+		protocol.TypeReplaceCreate: {`?"id":"5"`, `"joinKeyHash":"` + key + `"`},
+		protocol.TypeReplaceCancel: {`?"id":"5"`},
+		protocol.TypeReplace:       {`?"id":"5"`, `"room":"` + room + `"`, `"code":"` + key + `"`, `"joinKey":"` + key + `"`, `"nonce":"` + key + `"`},
 	}
 	for typ, fields := range frames {
 		frame := func(skip int) string {

@@ -111,3 +111,28 @@ test('receipts: seen only grows, and where pauses, notices and the reveal sit is
   assert.deepEqual(s.at.paused, [9, 0]);
   assert.equal(reached(s, 2, s.at.paused[0]), false);
 });
+
+test('replaced: the key epoch moves on, what was sealed under the old secret is gone', () => {
+  let st = fromSnapshot({
+    paired: true,
+    presence: ['online', 'online'],
+    paused: [false, false],
+    round: { round: R, by: 1, closesAt: 9, submitted: [true, false], reveal: [], rev: 0 },
+    settings: { seat: 1, blob: 'old' },
+    announce: [{ seat: 1, blob: 'old' }, null],
+    debriefs: [{ round: R, until: 99, submitted: [true, false] }],
+    seen: [0, 0],
+  }, 5);
+  assert.equal(st.keyEpoch, 0);
+  st = applyEvent(st, { epoch: 'e', offset: 6, kind: 'replaced', seat: 2, keyEpoch: 1, at: 7 });
+  assert.equal(st.keyEpoch, 1);
+  assert.equal(st.settings, null);
+  assert.deepEqual(st.announce, [null, null]);
+  assert.deepEqual(st.debriefs, []);
+  assert.equal(st.round, null);
+  assert.equal(st.replacedSeat, 2, 'the replaced seat, so its old phone knows it was replaced');
+  assert.equal(st.moved[1], 7);
+  st = applyEvent(st, { epoch: 'e', offset: 7, kind: 'moved', seat: 2, at: 8 });
+  assert.equal(st.replacedSeat, 0, 'a later move is a move');
+  assert.equal(fromSnapshot({ keyEpoch: 3 }).keyEpoch, 3);
+});
