@@ -241,6 +241,7 @@ export class Session {
     this.keys = await C.deriveKeys(C.unb64u(secret));
     r.secret = secret;
     delete r.pending;
+    delete r.link; // the pairing link carried the old secret
     this.blobs.clear();
     this.tokenMaps.clear();
     this.intents.setRoom(r);
