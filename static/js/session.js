@@ -51,6 +51,7 @@ export class Session {
     this.tokenMaps = new Map(); // round → Map(token → concrete id)
     this.opened = { shared: null, announce: [null, null], released: {}, reveal: [] };
     this.receipt = { acked: 0, inFlight: false };
+    this.push = null; // the welcome's push ({key, kinds?}): null when the server sends none
   }
 
   on(fn) {
@@ -156,6 +157,7 @@ export class Session {
       this.intents.setJoin(null);
     }
     r.inviteUntil = w.inviteExpiresAt || 0;
+    this.push = w.push || null;
     this.intents.setRoom(r);
     if (w.snapshot) {
       this.st = fromSnapshot(w.snapshot, w.offset);

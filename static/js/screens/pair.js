@@ -63,6 +63,7 @@ export async function render(app, ctx) {
   setText(status, v.text);
   setShown($('names'), v.names);
   setShown($('pair-continue'), v.canContinue);
+  wakeCard(app, 'push-pair', 'pair', v.names);
   if (!v.invite) return;
   $('pair-link').value = v.link;
   setText($('pair-expiry'), v.expiry);
@@ -76,6 +77,16 @@ export async function render(app, ctx) {
       qrFor = ''; // offline before the code was ever loaded: the link still works
     }
   }
+}
+
+/**
+ * The offer to wake this phone with Web Push (wake.js, loaded only here and
+ * on the plan, and only when the server sends push), in box id.
+ */
+export function wakeCard(app, id, where, show = true) {
+  const box = $(id);
+  if (!show || !app.session.push) return setShown(box, false);
+  import('../wake.js').then((m) => m.card(app, box, where)).catch(() => setShown(box, false));
 }
 
 async function copyLink(app) {

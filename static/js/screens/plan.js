@@ -7,7 +7,7 @@ import { getLang, t } from '../i18n.js';
 import { render as renderSuggestion } from '../rules.js';
 import { $, el, setText, setShown, fillLangSelect } from '../view.js';
 import * as vm from '../vm.js';
-import { fill } from './pair.js';
+import { fill, wakeCard } from './pair.js';
 
 export const needsRoom = true;
 
@@ -111,5 +111,6 @@ export function render(app, ctx) {
   setText($('plan-list-count'), count ? t('planListCount', { count }) : '');
   setShown($('plan-prompt'), v.due);
   setText($('shared-status'), v.status);
+  wakeCard(app, 'push-plan', 'plan');
 }
 
