@@ -166,6 +166,8 @@ func TestPushOptIn(t *testing.T) {
 	if got := eval[string](sam, `document.querySelector('#push-pair h2').textContent`); got != "Let Softland wake this phone for a pause" {
 		t.Errorf("the offer reads %q", got)
 	}
+	eval[bool](sam, `(document.querySelector('#push-pair').scrollIntoView({ block: 'end' }), true)`)
+	sam.shot("23-push-offer")
 	sam.tap(`#push-pair [data-push="on"]`)
 	sam.state("#push-pair", "on")
 	until[bool](sam, "the subscription acknowledged", `document.querySelector('#push-pair [data-push="status"]').textContent === 'Saved on this phone.'`)
@@ -231,7 +233,8 @@ func TestPushOptIn(t *testing.T) {
 			t.Fatalf("the worker's wording is %s, want %s", got, want)
 		}
 	}
-	sam.shot("23-push-plan")
+	eval[bool](sam, `(document.querySelector('#push-plan').scrollIntoView({ block: 'start' }), true)`)
+	sam.shot("24-push-plan")
 
 	// Asleep: the page frozen, the worker stopped. Alex's pause is pushed.
 	id := registration(srv.URL + "/")
@@ -287,6 +290,30 @@ func TestPushOptIn(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after turning waking off the worker still keeps %s", got)
+		}
+	}
+
+	// On again, then erased: the subscription, the wording and the choice go.
+	sam.state("#push-plan", "offer")
+	eval[bool](sam, `(document.querySelector('#push-plan [data-push="on"]').click(), true)`)
+	sam.state("#push-plan", "on")
+	for deadline := time.Now().Add(wait); held() == nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server holds no subscription after waking was turned on again")
+		}
+	}
+	alex.tap("#nav-plan")
+	alex.tap("#erase-open")
+	alex.tap("#erase-confirm")
+	sam.visible(`#screen-notice[data-kind="erased"]`)
+	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
+		left := awaitJS[string](sam, `navigator.serviceWorker.ready.then((r) => r.pushManager.getSubscription())
+			.then(async (s) => JSON.stringify({ sub: !!s, notify: JSON.parse(await (`+stored+`)), push: localStorage.getItem('softland.push') }))`)
+		if left == `{"sub":false,"notify":null,"push":null}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the erase sam's phone still keeps %s", left)
 		}
 	}
 }

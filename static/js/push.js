@@ -163,15 +163,18 @@ export function decide({ server, pref, permission, sub, resub }) {
   return 'none';
 }
 
+/** Whether this is an iPhone or iPad. iPadOS says it is a Mac, but a Mac has no touch points. */
+export function isIOS({ ua = '', platform = '', maxTouchPoints = 0 }) {
+  return /iPhone|iPad|iPod/.test(ua) || (platform === 'MacIntel' && maxTouchPoints > 1);
+}
+
 /**
  * Whether this is Safari on an iPhone or iPad outside the Home Screen, where
- * there is no Web Push at all until the app is added (iOS 16.4+). iPadOS
- * says it is a Mac, but a Mac has no touch points.
+ * there is no Web Push at all until the app is added (iOS 16.4+).
  */
-export function iosNeedsHomeScreen({ ua = '', platform = '', maxTouchPoints = 0, standalone, displayStandalone = false }) {
-  const ios = /iPhone|iPad|iPod/.test(ua) || (platform === 'MacIntel' && maxTouchPoints > 1);
-  if (!ios || displayStandalone) return false;
-  return standalone !== true;
+export function iosNeedsHomeScreen(o) {
+  if (!isIOS(o) || o.displayStandalone) return false;
+  return o.standalone !== true;
 }
 
 /**

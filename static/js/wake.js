@@ -9,7 +9,7 @@
 
 import { b64u, unb64u } from './crypto.js';
 import { getLang } from './i18n.js';
-import { KINDS, DEFAULT_KINDS, decide, iosNeedsHomeScreen, kindsOf, levelOf, notifyRecord, offer, pt } from './push.js';
+import { KINDS, DEFAULT_KINDS, decide, iosNeedsHomeScreen, isIOS, kindsOf, levelOf, notifyRecord, offer, pt } from './push.js';
 import { el, setShown, setText } from './view.js';
 import { names } from './vm.js';
 
@@ -49,14 +49,10 @@ function supported() {
   return 'serviceWorker' in navigator && 'PushManager' in window && 'Notification' in window;
 }
 
+const device = () => ({ ua: navigator.userAgent, platform: navigator.platform, maxTouchPoints: navigator.maxTouchPoints });
+
 function ios() {
-  return iosNeedsHomeScreen({
-    ua: navigator.userAgent,
-    platform: navigator.platform,
-    maxTouchPoints: navigator.maxTouchPoints,
-    standalone: navigator.standalone,
-    displayStandalone: window.matchMedia('(display-mode: standalone)').matches,
-  });
+  return iosNeedsHomeScreen({ ...device(), standalone: navigator.standalone, displayStandalone: window.matchMedia('(display-mode: standalone)').matches });
 }
 
 const permission = () => ('Notification' in window ? Notification.permission : 'default');
@@ -213,7 +209,7 @@ function build(app, box, state, where, lang) {
     kids = [el('p', { class: 'small muted' }, s('why')), button('on', s('turnOn'), 'btn primary')];
     if (where === 'pair') kids.push(button('dismiss', s('notNow'), 'btn quiet'));
   } else if (state === 'denied') {
-    kids = [el('p', { class: 'small' }, s(/iPhone|iPad/.test(navigator.userAgent) ? 'deniedIOS' : 'denied'))];
+    kids = [el('p', { class: 'small' }, s(isIOS(device()) ? 'deniedIOS' : 'denied'))];
   } else if (where === 'pair') {
     kids = [el('p', { class: 'small' }, s('onShort'))];
   } else {
