@@ -42,6 +42,12 @@ type Link = keys.Link
 // ParseLink parses a pairing link; see keys.ParseLink.
 func ParseLink(s string) (Link, error) { return keys.ParseLink(s) }
 
+// MoveLink is a link that moves a seat to another device; see keys.MoveLink.
+type MoveLink = keys.MoveLink
+
+// ParseMoveLink parses a move link; see keys.ParseMoveLink.
+func ParseMoveLink(s string) (MoveLink, error) { return keys.ParseMoveLink(s) }
+
 const (
 	// writeTimeout bounds one frame's write. A write is never cut short by a
 	// caller's context: the WebSocket library closes the whole connection
@@ -63,6 +69,9 @@ var (
 	// ErrReplaced: the same seat connected again elsewhere. Resuming here
 	// would only take the seat back from the newer connection.
 	ErrReplaced = errors.New("client: this seat connected again elsewhere")
+	// ErrMoved: the seat moved to another device (Move). This device's
+	// token no longer works: forget the state, secret included.
+	ErrMoved = errors.New("client: this seat moved to another device")
 	// ErrBrokenStream: the server's events skipped an offset or changed
 	// epoch. Nothing was applied past the gap; resume to catch up.
 	ErrBrokenStream = errors.New("client: the event stream broke; resume to catch up")
@@ -85,11 +94,12 @@ func (e *Error) Error() string {
 // ShouldResume reports whether a Client that ended with err (see Err) should
 // be resumed from its State: true for a lost connection, a server restart or a
 // broken stream; false after Close, an erase, a replacement by another
-// connection, or a refusal of the room or device (*Error).
+// connection, a move to another device, or a refusal of the room or device
+// (*Error, such as protocol.CodeDeviceRevoked).
 func ShouldResume(err error) bool {
 	var e *Error
 	switch {
-	case err == nil, errors.Is(err, ErrClosed), errors.Is(err, ErrErased), errors.Is(err, ErrReplaced):
+	case err == nil, errors.Is(err, ErrClosed), errors.Is(err, ErrErased), errors.Is(err, ErrReplaced), errors.Is(err, ErrMoved):
 		return false
 	case errors.As(err, &e):
 		switch e.Code {
@@ -239,8 +249,41 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 	}
 }
 
-// joinAttempts bounds how often Join repeats itself after a lost connection.
+// joinAttempts bounds how often Join (and Move) repeats itself after a lost
+// connection.
 const joinAttempts = 3
+
+// Move takes the seat a move link names on this device (protocol.Move): the
+// device that showed the link is moved away from, its token revoked. The
+// server is serverURL, not the link's origin. Like Join, it repeats itself
+// with the same nonce when the connection drops before the welcome.
+func Move(ctx context.Context, serverURL string, link MoveLink) (*Client, error) {
+	k, err := keys.Derive(link.Secret)
+	if err != nil {
+		return nil, err
+	}
+	if !protocol.IsRoomID(link.Room) || !protocol.IsKey(link.Code) {
+		return nil, errors.New("client: move: the link has no valid room and code")
+	}
+	nonce, err := keys.Decoy()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		req := &protocol.Move{Room: link.Room, Code: link.Code, Nonce: nonce}
+		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
+		var refused *Error
+		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
+		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
+			return c, err
+		}
+		select {
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
+}
 
 // Resume comes back to the seat st describes, catching up on every event
 // after st.Offset (or from a snapshot, when the server no longer has them or
@@ -369,6 +412,8 @@ func (c *Client) handshake(ctx context.Context, h *protocol.Header, req any) err
 		op = protocol.TypeJoin
 	case *protocol.Resume:
 		op = protocol.TypeResume
+	case *protocol.Move:
+		op = protocol.TypeMove
 	}
 	h.Type, h.ID = op, c.newID()
 	b, err := protocol.Marshal(req)
@@ -596,6 +641,8 @@ func closeReason(err error) error {
 		return ErrErased
 	case protocol.CloseReplaced:
 		return ErrReplaced
+	case protocol.CloseMoved:
+		return ErrMoved
 	}
 	return fmt.Errorf("client: connection lost: %w", err)
 }
@@ -605,6 +652,8 @@ type reply struct {
 	Type    string `json:"type"`
 	ID      string `json:"id"`
 	Round   string `json:"round"`
+	Move    string `json:"move"`
+	Expires int64  `json:"expiresAt"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }

@@ -10,7 +10,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v4';
+const VERSION = 'softland-shell-v5';
 const SHELL = [
   '/',
   '/app.css',
@@ -52,9 +52,10 @@ const SHELL = [
 ];
 // Fetched when first used and kept for offline use after that: the icons,
 // the QR code (drawn only on the pairing screen, which needs the server
-// anyway) and waking the phone (push.js, wake.js: only for a server that
-// sends push, and only once paired), so a first visit does not download them.
-const LATER = ['/js/qr.js', '/vendor/uqr/uqr.mjs', '/js/push.js', '/js/wake.js', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+// anyway), the move link, and waking the phone (push.js, wake.js: only for a
+// server that sends push, and only once paired), so a first visit does not
+// download them.
+const LATER = ['/js/qr.js', '/js/move.js', '/js/push.js', '/js/wake.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {

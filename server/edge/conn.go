@@ -21,6 +21,7 @@ const (
 	closeReplaced    = websocket.StatusCode(protocol.CloseReplaced)
 	closeAuthFailed  = websocket.StatusCode(protocol.CloseAuthFailed)
 	closeAuthTimeout = websocket.StatusCode(protocol.CloseAuthTimeout)
+	closeMoved       = websocket.StatusCode(protocol.CloseMoved)
 	// floodStrikes is how many rate-limited messages in a row close the socket.
 	floodStrikes = 20
 	// closeGrace bounds the close handshake. A phone that is not reading
@@ -565,6 +566,14 @@ func (c *conn) writeEvent(ev *protocol.Event) bool {
 		c.erased = true
 		c.fail(closeErased, "room erased")
 		return false
+	case protocol.KindMoved:
+		// A live moved event about this socket's own seat: the seat went
+		// to another device, whose welcome already covered this offset,
+		// so this socket is the old device's. It is told, then closed.
+		if ev.Seat == c.member.Seat {
+			c.fail(closeMoved, "moved to another device")
+			return false
+		}
 	}
 	return true
 }

@@ -950,6 +950,9 @@ func TestPerAddressCaps(t *testing.T) {
 		r := phonetest.Dial(t, srv)
 		r.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
 		r.ExpectError(protocol.CodeRateLimited)
+		// A move code must not be guessed at in bulk either.
+		r.Send(&protocol.Move{Header: protocol.Header{Type: protocol.TypeMove}, Room: p.Room, Code: tok("m")})
+		r.ExpectError(protocol.CodeRateLimited)
 		// Resuming is never limited: a phone on a flaky network gets back.
 		r.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: p.Room, Device: p.Device, Epoch: p.Epoch})
 		r.Expect(protocol.TypeWelcome)

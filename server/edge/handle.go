@@ -41,11 +41,16 @@ func (c *conn) handle(msg any) {
 			return c.s.rooms.Resume(ctx, m.Room, m.Device, m.Epoch, m.Offset)
 		})
 		return
+	case *protocol.Move:
+		c.admit(protocol.TypeMove, m.ID, m.Room, func() (*room.Admission, error) {
+			return c.s.rooms.MoveTake(ctx, m.Room, m.Code, m.Nonce)
+		})
+		return
 	}
 
 	id := headerID(msg)
 	if !c.authed.Load() {
-		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join or resume first"})
+		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join, resume or move first"})
 		return
 	}
 	rooms, mem := c.s.rooms, c.member
@@ -81,6 +86,18 @@ func (c *conn) handle(msg any) {
 		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.Keys.P256dh, Auth: m.Keys.Auth, Kinds: m.Kinds})
 	case *protocol.PushUnsubscribe:
 		offset, err = rooms.UnsubscribePush(ctx, mem)
+	case *protocol.InviteCancel:
+		offset, err = rooms.InviteCancel(ctx, mem)
+	case *protocol.MoveCancel:
+		offset, err = rooms.MoveCancel(ctx, mem)
+	case *protocol.MoveCreate:
+		var mc *room.MoveCode
+		if mc, err = rooms.MoveCreate(ctx, mem); err == nil {
+			// The code goes to this socket once, in the ack; it is never
+			// logged, and the server keeps only its hash.
+			c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Offset: mc.Offset, Move: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
+			return
+		}
 	case *protocol.Erase:
 		// The erased event and close 4000 are the answer; the room is gone.
 		err = rooms.Erase(ctx, mem)
@@ -92,6 +109,9 @@ func (c *conn) handle(msg any) {
 	case errors.Is(err, room.ErrReplaced):
 		c.refuse(id, err)
 		c.queue(&outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
+	case errors.Is(err, room.ErrMovedAway):
+		c.refuse(id, err)
+		c.queue(&outItem{close: closeMoved, closeMsg: "moved to another device"})
 	case err != nil:
 		// A refusal can follow housekeeping that did commit (a round that
 		// expired first): like an ack, it waits for those events.
@@ -105,7 +125,8 @@ func (c *conn) handle(msg any) {
 // is asked, so no event can fall between the welcome and the live stream; the
 // writer drops what the welcome already covered.
 //
-// Create and join attempts are limited per client address; resume is not, so
+// Create, join and move attempts are limited per client address (a move
+// code, like a join key, must not be guessed at in bulk); resume is not, so
 // a phone on a flaky network always gets back.
 func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)) {
 	pairing := kind != protocol.TypeResume
@@ -147,7 +168,11 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	}
 	c.roomLog.Store(logID(a.Member.Room))
 	c.authed.Store(true)
-	c.s.claimSeat(c)
+	movedAt := uint64(0)
+	if kind == protocol.TypeMove {
+		movedAt = a.Welcome.Offset
+	}
+	c.s.claimSeat(c, movedAt)
 	c.watchLiveness(a.Member)
 	a.Welcome.ID = id
 	c.s.log.Info("ws admitted", "room", c.logID(), "seat", a.Member.Seat)

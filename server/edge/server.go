@@ -273,14 +273,22 @@ func (s *Server) untrack(c *conn) {
 
 // claimSeat makes c the local connection of its seat, closing an older local
 // one: a phone that reconnects before its old socket timed out must not leave
-// two sockets speaking for one seat.
-func (s *Server) claimSeat(c *conn) {
+// two sockets speaking for one seat. After a move (movedAt, the offset of
+// the new device's welcome, is not 0) the older socket is the old device's:
+// it is sent the room's events up to the moved event and then closed with
+// CloseMoved, so it learns why and does not resume. (An older socket on
+// another instance closes the same way when the moved event reaches it.)
+func (s *Server) claimSeat(c *conn, movedAt uint64) {
 	k := seatKey{c.member.Room, c.member.Seat}
 	s.mu.Lock()
 	old := s.seats[k]
 	s.seats[k] = c
 	s.mu.Unlock()
-	if old != nil && old != c {
+	switch {
+	case old == nil || old == c:
+	case movedAt > 0:
+		old.queue(&outItem{close: closeMoved, closeMsg: "moved to another device", after: movedAt})
+	default:
 		old.fail(closeReplaced, "replaced by a newer connection")
 	}
 }

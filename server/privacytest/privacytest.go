@@ -133,6 +133,20 @@ func Run(t *testing.T, setup Setup) {
 	must(t, a.Debrief(ctx, round, canary+"-helped-a", canary+"-next-a"))
 	must(t, b.Debrief(ctx, round, canary+"-helped-b", canary+"-next-b"))
 
+	// Alex moves to another device: one move link revoked, one taken. The
+	// codes are secrets like the others, and so is the new device token.
+	cancelled, _, err := a.MoveLink(ctx, "")
+	must(t, err)
+	must(t, a.CancelMove(ctx))
+	moveLink, _, err := a.MoveLink(ctx, "")
+	must(t, err)
+	a2, err := client.Move(ctx, srv.URL, moveLink)
+	must(t, err)
+	defer a2.Close()
+	<-a.Done()
+	a = a2
+	secrets = append(secrets, cancelled.Code, moveLink.Code, a2.State().Device)
+
 	// Bad frames with canaries where a phone could put them: ids, types,
 	// unknown fields, epochs. Their error frames come back to the sender only
 	// and must not echo them either.

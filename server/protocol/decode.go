@@ -152,6 +152,16 @@ func validate(m any) string {
 		if len(m.Epoch) > 64 {
 			return "epoch is too long"
 		}
+	case *Move:
+		if !IsRoomID(m.Room) {
+			return "room must be a lowercase UUID"
+		}
+		if !IsKey(m.Code) {
+			return "code must be 32 bytes in unpadded base64url"
+		}
+		if m.Nonce != "" && !IsKey(m.Nonce) {
+			return "nonce must be 32 bytes in unpadded base64url"
+		}
 	case *Submit:
 		if !IsRoomID(m.Round) {
 			return "round must be a lowercase UUID"

@@ -177,13 +177,20 @@ func TestDecodeRules(t *testing.T) {
 		"seen with a round":      {`{"v":1,"type":"seen","id":"5","offset":3,"round":"` + room + `"}`, bad, true},
 
 		// Sizes and formats.
-		"short key":       {`{"v":1,"type":"create","id":"5","joinKeyHash":"abc"}`, bad, true},
-		"key spare bits":  {`{"v":1,"type":"create","id":"5","joinKeyHash":"` + key[:42] + `B"}`, bad, true},
-		"upper-case room": {`{"v":1,"type":"round.close","id":"5","round":"` + strings.ToUpper(room) + `"}`, bad, true},
-		"too few tokens":  {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":[{"t":"` + key + `","r":0}]}`, bad, true},
-		"rank out of set": {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":64}`, 1) }), bad, true},
-		"rank twice":      {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":1}`, 1) }), bad, true},
-		"token twice":     {submitFrame(func(string) string { return `{"t":"` + tokenN(63) + `","r":0}` }), bad, true},
+		"short key":                 {`{"v":1,"type":"create","id":"5","joinKeyHash":"abc"}`, bad, true},
+		"key spare bits":            {`{"v":1,"type":"create","id":"5","joinKeyHash":"` + key[:42] + `B"}`, bad, true},
+		"upper-case room":           {`{"v":1,"type":"round.close","id":"5","round":"` + strings.ToUpper(room) + `"}`, bad, true},
+		"too few tokens":            {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":[{"t":"` + key + `","r":0}]}`, bad, true},
+		"rank out of set":           {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":64}`, 1) }), bad, true},
+		"rank twice":                {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":1}`, 1) }), bad, true},
+		"token twice":               {submitFrame(func(string) string { return `{"t":"` + tokenN(63) + `","r":0}` }), bad, true},
+		"move":                      {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key + `"}`, ok, false},
+		"move code short":           {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"abc"}`, bad, true},
+		"move code spare bits":      {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key[:42] + `B"}`, bad, true},
+		"move nonce short":          {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key + `","nonce":"x"}`, bad, true},
+		"move upper-case room":      {`{"v":1,"type":"move","id":"5","room":"` + strings.ToUpper(room) + `","code":"` + key + `"}`, bad, true},
+		"move.create with a field":  {`{"v":1,"type":"move.create","id":"5","code":"` + key + `"}`, bad, true},
+		"invite.cancel with a room": {`{"v":1,"type":"invite.cancel","id":"5","room":"` + room + `"}`, bad, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -217,15 +224,19 @@ func TestDecodeRequiredFields(t *testing.T) {
 	key := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
 	frames := map[string][]string{ // fields; an optional one starts with '?'
-		protocol.TypeCreate:     {`?"id":"5"`, `"joinKeyHash":"` + key + `"`},
-		protocol.TypeJoin:       {`?"id":"5"`, `"room":"` + room + `"`, `"joinKey":"` + key + `"`, `?"nonce":"` + key + `"`},
-		protocol.TypeResume:     {`?"id":"5"`, `"room":"` + room + `"`, `"device":"` + key + `"`, `?"epoch":"e"`, `"offset":0`},
-		protocol.TypeRoundClose: {`?"id":"5"`, `"round":"` + room + `"`},
-		protocol.TypeAnnounce:   {`?"id":"5"`, `"blob":"AAAA"`},
-		protocol.TypeSettings:   {`?"id":"5"`, `"blob":"AAAA"`},
-		protocol.TypeDebrief:    {`?"id":"5"`, `"round":"` + room + `"`, `"blob":"AAAA"`},
-		protocol.TypePing:       {`?"id":"5"`},
-		protocol.TypeSeen:       {`?"id":"5"`, `"offset":0`},
+		protocol.TypeCreate:       {`?"id":"5"`, `"joinKeyHash":"` + key + `"`},
+		protocol.TypeJoin:         {`?"id":"5"`, `"room":"` + room + `"`, `"joinKey":"` + key + `"`, `?"nonce":"` + key + `"`},
+		protocol.TypeResume:       {`?"id":"5"`, `"room":"` + room + `"`, `"device":"` + key + `"`, `?"epoch":"e"`, `"offset":0`},
+		protocol.TypeRoundClose:   {`?"id":"5"`, `"round":"` + room + `"`},
+		protocol.TypeAnnounce:     {`?"id":"5"`, `"blob":"AAAA"`},
+		protocol.TypeSettings:     {`?"id":"5"`, `"blob":"AAAA"`},
+		protocol.TypeDebrief:      {`?"id":"5"`, `"round":"` + room + `"`, `"blob":"AAAA"`},
+		protocol.TypePing:         {`?"id":"5"`},
+		protocol.TypeSeen:         {`?"id":"5"`, `"offset":0`},
+		protocol.TypeMove:         {`?"id":"5"`, `"room":"` + room + `"`, `"code":"` + key + `"`, `?"nonce":"` + key + `"`},
+		protocol.TypeMoveCreate:   {`?"id":"5"`},
+		protocol.TypeMoveCancel:   {`?"id":"5"`},
+		protocol.TypeInviteCancel: {`?"id":"5"`},
 	}
 	for typ, fields := range frames {
 		frame := func(skip int) string {

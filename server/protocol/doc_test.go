@@ -513,6 +513,10 @@ func (s *session) welcome(f docFrame, w *protocol.Welcome) {
 		if _, joined := r.(*protocol.Join); joined && (w.Seat != 2 || !w.Snapshot.Paired) {
 			t.Errorf("%s: the joiner's welcome is seat 2, paired", f)
 		}
+	case *protocol.Move:
+		if w.Snapshot == nil || !protocol.IsKey(w.Device) || r.Room != w.Room {
+			t.Errorf("%s: the welcome to a move is for its room, with a snapshot and a new device token", f)
+		}
 	case *protocol.Resume:
 		if w.Device != "" {
 			t.Errorf("%s: a resume's welcome carries no device token", f)
@@ -545,7 +549,7 @@ func (s *session) welcome(f docFrame, w *protocol.Welcome) {
 			}
 		}
 	default:
-		t.Errorf("%s: a welcome answers create, join or resume, not %T", f, req)
+		t.Errorf("%s: a welcome answers create, join, resume or move, not %T", f, req)
 	}
 	if w.Offset != l.last {
 		t.Errorf("%s: welcome offset %d, but the room's last event shown is %d", f, w.Offset, l.last)
@@ -565,15 +569,19 @@ func (s *session) ack(f docFrame, a *protocol.Ack) {
 		return
 	}
 	switch typ := header(req).Type; typ {
-	case protocol.TypeCreate, protocol.TypeJoin, protocol.TypeResume, protocol.TypePing, protocol.TypeErase:
+	case protocol.TypeCreate, protocol.TypeJoin, protocol.TypeResume, protocol.TypeMove, protocol.TypePing, protocol.TypeErase:
 		s.t.Errorf("%s: %s is not answered with an ack", f, typ)
 	case protocol.TypeRoundOpen:
-		if !protocol.IsRoomID(a.Round) {
-			s.t.Errorf("%s: the ack of round.open carries the round id", f)
+		if !protocol.IsRoomID(a.Round) || a.Move != "" || a.ExpiresAt != 0 {
+			s.t.Errorf("%s: the ack of round.open carries the round id, and no move code", f)
+		}
+	case protocol.TypeMoveCreate:
+		if !protocol.IsKey(a.Move) || a.ExpiresAt <= 0 || a.Round != "" {
+			s.t.Errorf("%s: the ack of move.create carries the move code and its expiry", f)
 		}
 	default:
-		if a.Round != "" {
-			s.t.Errorf("%s: only the ack of round.open carries a round", f)
+		if a.Round != "" || a.Move != "" || a.ExpiresAt != 0 {
+			s.t.Errorf("%s: only the ack of round.open carries a round, only that of move.create a move code", f)
 		}
 	}
 	// An ack comes only after every event up to its offset.

@@ -60,7 +60,45 @@ const (
 
 	TypePushSubscribe   = "push.subscribe"   // register or replace this seat's Web Push subscription; PushSubscribe
 	TypePushUnsubscribe = "push.unsubscribe" // forget this seat's Web Push subscription; PushUnsubscribe
+
+	TypeInviteCancel = "invite.cancel" // revoke the unused pairing link; InviteCancel
+	TypeMoveCreate   = "move.create"   // get a one-time code to move this seat to another device; MoveCreate
+	TypeMoveCancel   = "move.cancel"   // revoke this seat's pending move code; MoveCancel
+	TypeMove         = "move"          // take a seat on a new device with a move code; Move
 )
+
+// InviteCancel revokes the pairing link while seat 2 is free: the server
+// forgets the join key's hash, and a later join gets CodeInviteRevoked.
+type InviteCancel struct {
+	Header
+}
+
+// MoveCreate asks for a one-time move code for this seat. The Ack carries
+// the code (Ack.Move) and its expiry; the server keeps only its SHA-256, one
+// pending code per seat, a new one replacing the old.
+type MoveCreate struct {
+	Header
+}
+
+// MoveCancel revokes this seat's pending move code, if any.
+type MoveCancel struct {
+	Header
+}
+
+// Move takes a seat on a new device with the code another device of the
+// seat got from MoveCreate. It is the first message of a socket, like Join
+// and Resume. The seat gets a new device token, the old one is revoked
+// (CodeDeviceRevoked) and the old socket is closed with CloseMoved.
+//
+// Nonce plays the part it plays in Join: the same code with the same nonce
+// repeats a move whose welcome was lost, until the seat first acts or the
+// code's expiry passes.
+type Move struct {
+	Header
+	Room  string `json:"room"`
+	Code  string `json:"code"`            // base64url, 43 chars
+	Nonce string `json:"nonce,omitempty"` // base64url, 43 chars; optional
+}
 
 // Server-to-client message types that are not events.
 const (
@@ -89,6 +127,7 @@ const (
 	KindDebriefReleased  = "debrief.released"  // both debriefs, to both, at once
 	KindErased           = "erased"            // the room is gone
 	KindDelivered        = "delivered"         // a seat's phone confirmed it has the events up to Seen
+	KindMoved            = "moved"             // a seat moved to a new device; its old device token is revoked
 )
 
 // Presence states.
@@ -132,6 +171,10 @@ const (
 	CodeInternal         = "internal"          // anything else
 	CodePushDisabled     = "push_disabled"     // this server sends no Web Push
 	CodePushEndpoint     = "push_endpoint"     // the subscription's endpoint is not on the server's list of push services
+	CodeInviteRevoked    = "invite_revoked"    // the pairing link was revoked by its creator
+	CodeMoveInvalid      = "move_invalid"      // no pending move code matches: mistyped, used, cancelled or replaced
+	CodeMoveExpired      = "move_expired"      // the move code is too old
+	CodeDeviceRevoked    = "device_revoked"    // the device token's seat has moved to another device
 )
 
 // Close codes beyond RFC 6455's. The standard ones Softland sends are 1000
@@ -141,8 +184,9 @@ const (
 const (
 	CloseErased      = 4000 // the room was erased; forget it
 	CloseReplaced    = 4001 // the same seat connected again elsewhere
-	CloseAuthFailed  = 4002 // create, join or resume failed; the Error frame before it says why
+	CloseAuthFailed  = 4002 // create, join, resume or move failed; the Error frame before it says why
 	CloseAuthTimeout = 4008 // no create, join or resume in time
+	CloseMoved       = 4009 // the seat moved to another device: forget the room here
 )
 
 // Header is the part every frame shares. Servers decode it first to route the
@@ -351,14 +395,14 @@ type PushInfo struct {
 	Kinds *PushKinds `json:"kinds,omitempty"`
 }
 
-// Welcome answers create, join and resume. With Snapshot the phone replaces
+// Welcome answers create, join, resume and move. With Snapshot the phone replaces
 // its state; without one it applies Replay, the events exactly after its
 // offset in order — absent when it missed nothing.
 type Welcome struct {
 	Header
 	Room     string    `json:"room"`
-	Seat     int       `json:"seat"`             // 1 (created) or 2 (joined)
-	Device   string    `json:"device,omitempty"` // only on create and join: keep it to resume
+	Seat     int       `json:"seat"`             // 1 (created) or 2 (joined); the moved seat after a move
+	Device   string    `json:"device,omitempty"` // only on create, join and move: keep it to resume
 	Epoch    string    `json:"epoch"`
 	Offset   uint64    `json:"offset"` // the room's latest offset at this moment
 	Snapshot *Snapshot `json:"snapshot,omitempty"`
@@ -451,6 +495,10 @@ type Ack struct {
 	Offset uint64 `json:"offset,omitempty"`
 	// Round is the new round's id on an ack of round.open.
 	Round string `json:"round,omitempty"`
+	// Move is the move code on an ack of move.create (base64url, 43
+	// chars), and ExpiresAt when it stops working (Unix ms).
+	Move      string `json:"move,omitempty"`
+	ExpiresAt int64  `json:"expiresAt,omitempty"`
 }
 
 // Error answers a request that failed. The socket stays open unless the code

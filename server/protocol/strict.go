@@ -108,6 +108,11 @@ func init() {
 
 		TypePushSubscribe:   PushSubscribe{},
 		TypePushUnsubscribe: PushUnsubscribe{},
+
+		TypeInviteCancel: InviteCancel{},
+		TypeMoveCreate:   MoveCreate{},
+		TypeMoveCancel:   MoveCancel{},
+		TypeMove:         Move{},
 	} {
 		registerRequest(typ, reflect.TypeOf(v))
 	}

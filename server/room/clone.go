@@ -33,6 +33,7 @@ func (st *State) Clone() *State {
 			p := *se.Push
 			c.Seats[i].Push = &p
 		}
+		c.Seats[i].Revoked = append([]string(nil), se.Revoked...)
 	}
 	return &c
 }

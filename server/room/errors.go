@@ -46,4 +46,12 @@ var (
 	ErrReplaced      = errorf(protocol.CodeForbidden, "this seat is connected on another socket")
 	ErrPushDisabled  = errorf(protocol.CodePushDisabled, "this server does not send push notifications")
 	ErrPushEndpoint  = errorf(protocol.CodePushEndpoint, "this push service is not one the server sends to")
+	ErrInviteRevoked = errorf(protocol.CodeInviteRevoked, "this pairing link was cancelled; ask for a new one")
+	ErrNoInvite      = errorf(protocol.CodeRoomFull, "your partner has already joined; there is no pending link")
+	ErrMoveInvalid   = errorf(protocol.CodeMoveInvalid, "this move link was already used, cancelled or replaced, or is not for this room")
+	ErrMoveExpired   = errorf(protocol.CodeMoveExpired, "this move link has expired; make a new one on your other device")
+	ErrDeviceRevoked = errorf(protocol.CodeDeviceRevoked, "this seat has moved to another device")
+	// ErrMovedAway refuses a request from a connection of a device the seat
+	// has since moved away from; the edge then closes it with CloseMoved.
+	ErrMovedAway = errorf(protocol.CodeDeviceRevoked, "this seat has moved to another device")
 )

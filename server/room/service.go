@@ -31,6 +31,8 @@ const (
 	DefaultRoundWindow   = 2 * time.Hour
 	DefaultDebriefWindow = 18 * time.Hour // from the round's start: "until the next morning"
 	DefaultMaxSubmits    = 20
+	DefaultMoveTTL       = 10 * time.Minute
+	maxRevoked           = 4
 	maxDebriefs          = 4
 	eraseTimeout         = 10 * time.Second
 )
@@ -49,6 +51,8 @@ type Options struct {
 	// MaxSubmits bounds submissions per seat per round, which bounds how far a
 	// phone can probe the partner's wishes by trying sets.
 	MaxSubmits int
+	// MoveTTL is how long a move code works.
+	MoveTTL time.Duration
 	// Now and Rand are the clock and the randomness; tests replace them to get
 	// byte-for-byte reproducible runs.
 	Now  func() time.Time
@@ -82,6 +86,9 @@ func New(opts Options) *Service {
 	}
 	if opts.MaxSubmits <= 0 {
 		opts.MaxSubmits = DefaultMaxSubmits
+	}
+	if opts.MoveTTL <= 0 {
+		opts.MoveTTL = DefaultMoveTTL
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -198,6 +205,8 @@ func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Adm
 			return nil
 		}
 		switch {
+		case st.InviteRevoked:
+			return ErrInviteRevoked
 		case subtle.ConstantTimeCompare([]byte(presented), []byte(st.JoinKeyHash)) != 1:
 			return ErrBadJoinKey
 		case t.now >= st.InviteExpiresAt:
@@ -241,11 +250,15 @@ func (s *Service) Resume(ctx context.Context, roomID, device, epoch string, offs
 			}
 		}
 		if seat == 0 {
+			if revoked(t.st, presented) {
+				return ErrDeviceRevoked
+			}
 			return ErrForbidden
 		}
 		se := &t.st.Seats[seat-1]
 		se.Gen++
 		se.JoinProof = "" // seat 2 has its token: a repeated join is no longer needed
+		se.MoveProof = "" // likewise a repeated move
 		t.dirty = true
 		m = Member{Room: roomID, Seat: seat, Gen: se.Gen}
 		if se.Presence != protocol.PresenceOnline {
@@ -729,7 +742,8 @@ func (s *Service) change(ctx context.Context, m Member, op func(*tx) error) (uin
 // update runs op on the room inside one store transaction. Every operation
 // first catches up on housekeeping. Operations validate before they change
 // anything, so when op refuses, what housekeeping did is still saved and the
-// refusal is returned. A member whose connection was replaced is refused.
+// refusal is returned. A member whose connection was replaced is refused
+// (ErrReplaced, or ErrMovedAway when the seat has moved to another device).
 func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(*tx) error) (*State, []protocol.Event, error) {
 	var opErr error
 	st, evs, err := s.store.Update(ctx, roomID, func(st *State) ([]protocol.Event, error) {
@@ -740,12 +754,17 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 		t.housekeep()
 		if m != nil && st.Seats[m.Seat-1].Gen != m.Gen {
 			opErr = ErrReplaced
+			if m.Gen < st.Seats[m.Seat-1].MovedGen {
+				opErr = ErrMovedAway // a device the seat moved away from
+			}
 		} else {
-			if m != nil && st.Seats[m.Seat-1].JoinProof != "" {
-				// Seat 2 acted, so it holds its device token: no repeated
-				// join is needed any more.
-				st.Seats[m.Seat-1].JoinProof = ""
-				t.dirty = true
+			if m != nil {
+				if se := &st.Seats[m.Seat-1]; se.JoinProof != "" || se.MoveProof != "" {
+					// The seat acted, so it holds its device token: no
+					// repeated join or move is needed any more.
+					se.JoinProof, se.MoveProof = "", ""
+					t.dirty = true
+				}
 			}
 			opErr = op(t)
 		}

@@ -11,13 +11,14 @@ import (
 	"softland/server/room"
 )
 
-// TestOrphaned: a seat whose instance died is marked reconnecting once, and
-// only while the connection the dead instance held is still the seat's
-// newest and online.
-func TestOrphaned(t *testing.T) {
+// paired opens a room on a memory store and pairs it, and returns the
+// service, both admissions and a function that reads a seat's presence and
+// the room's offset.
+func paired(t *testing.T) (*room.Service, *room.Admission, *room.Admission, func(seat int) (string, uint64)) {
+	t.Helper()
 	ctx := context.Background()
 	store := memstore.New(memstore.Options{})
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	rooms := room.New(room.Options{Store: store})
 	key := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
 	sum := sha256.Sum256(make([]byte, 32))
@@ -36,6 +37,15 @@ func TestOrphaned(t *testing.T) {
 		}
 		return st.Seats[seat-1].Presence, st.Offset
 	}
+	return rooms, a, b, presence
+}
+
+// TestOrphaned: a seat whose instance died is marked reconnecting once, and
+// only while the connection the dead instance held is still the seat's
+// newest and online.
+func TestOrphaned(t *testing.T) {
+	ctx := context.Background()
+	rooms, a, b, presence := paired(t)
 
 	if err := rooms.Orphaned(ctx, b.Member); err != nil {
 		t.Fatal(err)
@@ -93,26 +103,7 @@ func TestOrphaned(t *testing.T) {
 // instance died is not brought back by a late liveness call.
 func TestLiveness(t *testing.T) {
 	ctx := context.Background()
-	store := memstore.New(memstore.Options{})
-	defer store.Close()
-	rooms := room.New(room.Options{Store: store})
-	key := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
-	sum := sha256.Sum256(make([]byte, 32))
-	a, err := rooms.Create(ctx, base64.RawURLEncoding.EncodeToString(sum[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := rooms.Join(ctx, a.Member.Room, key, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	presence := func(seat int) (string, uint64) {
-		st, err := store.Load(ctx, a.Member.Room)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Seats[seat-1].Presence, st.Offset
-	}
+	rooms, a, b, presence := paired(t)
 	step := func(m room.Member, alive bool, want string, events uint64) {
 		t.Helper()
 		_, before := presence(m.Seat)

@@ -21,6 +21,9 @@ type State struct {
 	// JoinKeyHash is SHA-256 of the join key, kept only until seat 2 is taken.
 	JoinKeyHash     string `json:"joinKeyHash,omitempty"`
 	InviteExpiresAt int64  `json:"inviteExpiresAt"`
+	// InviteRevoked is set by seat 1's invite.cancel while seat 2 was free:
+	// the join key's hash is gone, and a join hears why.
+	InviteRevoked bool `json:"inviteRevoked,omitempty"`
 
 	Seats    [2]Seat             `json:"seats"`
 	Paused   [2]bool             `json:"paused"`
@@ -56,6 +59,23 @@ type Seat struct {
 	// itself. A Seen that passes none of them logs nothing, so receipts
 	// cannot answer receipts and a phone repeating itself adds nothing.
 	Worthy uint64 `json:"worthy,omitempty"`
+	// MoveHash is SHA-256 of the seat's pending move code (protocol.MoveCreate),
+	// "" when it has none; the code itself is only on the phones. It works
+	// once, until MoveExpiresAt.
+	MoveHash      string `json:"moveHash,omitempty"`
+	MoveExpiresAt int64  `json:"moveExpiresAt,omitempty"`
+	// MoveProof is SHA-256 of the taken move code and the new device's
+	// nonce, kept until the seat next acts, so a move whose welcome was lost
+	// can be repeated by the same device (protocol.Move), like JoinProof.
+	MoveProof string `json:"moveProof,omitempty"`
+	// Revoked holds the hashes of the seat's last device tokens that a move
+	// replaced (at most maxRevoked), so an old device is told it was moved
+	// away from (CodeDeviceRevoked) rather than that it was never a member.
+	Revoked []string `json:"revoked,omitempty"`
+	// MovedGen is the Gen the seat's latest move gave the new device: a
+	// connection with an older Gen belongs to a device moved away from,
+	// which is told so (ErrMovedAway) rather than that it was replaced.
+	MovedGen uint64 `json:"movedGen,omitempty"`
 	// Push is the seat's Web Push subscription, nil when it has none. It is
 	// kept here, with the room, so it expires and is erased with the room
 	// and lives under no other key; no snapshot, event or log line carries it.

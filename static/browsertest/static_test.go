@@ -16,8 +16,9 @@ import (
 
 // TestServedFiles checks how the app's files are served: gzipped to
 // browsers that accept it (with its own ETag and Vary), plain otherwise, 304
-// on a matching ETag, the strict headers on every file, and no Go or test
-// file at all.
+// on a matching ETag, the strict headers on the page and the service worker
+// and the ones that matter to an asset on every other file, and no Go or
+// test file at all.
 func TestServedFiles(t *testing.T) {
 	srv := servertest.Start(t)
 	get := func(path, encoding, etag string) (*http.Response, []byte) {
@@ -35,7 +36,7 @@ func TestServedFiles(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res, b
 	}
-	for _, path := range []string{"/js/main.js", "/js/screens/checkin.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html"} {
+	for _, path := range []string{"/js/main.js", "/js/screens/checkin.js", "/app.css", "/catalog.json", "/manifest.webmanifest", "/index.html", "/sw.js"} {
 		want, err := fs.ReadFile(static.FS, strings.TrimPrefix(path, "/"))
 		if err != nil {
 			t.Fatal(err)
@@ -68,10 +69,16 @@ func TestServedFiles(t *testing.T) {
 		if res, _ := get(path, "gzip;q=0", ""); res.Header.Get("Content-Encoding") != "" {
 			t.Errorf("%s: gzip;q=0 still got gzip", path)
 		}
-		for _, h := range []string{"Content-Security-Policy", "Referrer-Policy", "X-Content-Type-Options"} {
+		for _, h := range []string{"Referrer-Policy", "X-Content-Type-Options"} {
 			if res.Header.Get(h) == "" {
 				t.Errorf("%s: no %s header", path, h)
 			}
+		}
+		// The page and the service worker are what a policy applies to;
+		// a module or a stylesheet is spared the bytes.
+		if page := path == "/index.html" || path == "/sw.js"; page != (res.Header.Get("Content-Security-Policy") != "") ||
+			page != (res.Header.Get("X-Frame-Options") != "") {
+			t.Errorf("%s: CSP %q, X-Frame-Options %q", path, res.Header.Get("Content-Security-Policy"), res.Header.Get("X-Frame-Options"))
 		}
 		if res.Header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("%s: Cache-Control %q", path, res.Header.Get("Cache-Control"))
@@ -89,8 +96,8 @@ func TestServedFiles(t *testing.T) {
 
 // TestShellLists: the service worker caches every module the app imports
 // (or an offline reload breaks on the one it lacks), and index.html
-// preloads every module but the lazily loaded QR code and Web Push modules
-// (and main.js, its script), so the first load
+// preloads every module but the lazily loaded QR code, move link and Web
+// Push modules (and main.js, its script), so the first load
 // needs no round trip per import.
 func TestShellLists(t *testing.T) {
 	sw, err := fs.ReadFile(static.FS, "sw.js")
@@ -115,8 +122,9 @@ func TestShellLists(t *testing.T) {
 		t.Fatalf("found only %d modules: %q", len(modules), modules)
 	}
 	// Loaded with import() only where needed, so a first visit does not
-	// download them: the QR code, and waking the phone with Web Push.
-	lazy := map[string]bool{"/js/main.js": true, "/js/qr.js": true, "/js/push.js": true, "/js/wake.js": true}
+	// download them: the QR code, the move link, and waking the phone with
+	// Web Push.
+	lazy := map[string]bool{"/js/main.js": true, "/js/qr.js": true, "/js/move.js": true, "/js/push.js": true, "/js/wake.js": true}
 	for _, m := range modules {
 		if !bytes.Contains(sw, []byte("'"+m+"'")) {
 			t.Errorf("sw.js does not cache %s", m)

@@ -23,7 +23,7 @@ export class Conn {
    * @param {(ev: object) => Promise|void} o.onEvent
    * @param {(w: object) => Promise|void} [o.onReady] after a welcome and its replayed events
    * @param {(status: string) => void} [o.onStatus] "connecting", "open", "offline", "stopped"
-   * @param {(why: string, code?: string) => void} [o.onFatal] "erased", "replaced", or "auth" with the error code
+   * @param {(why: string, code?: string) => void} [o.onFatal] "erased", "replaced", "moved", or "auth" with the error code
    * @param {(err: RequestError) => void} [o.onError] an error frame that answers no request
    * @param {typeof WebSocket} [o.WebSocket] for tests
    * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers] for tests
@@ -288,6 +288,10 @@ export class Conn {
         return;
       case CLOSE.AUTH_FAILED:
         fatal('auth', this.authError || 'forbidden');
+        return;
+      case CLOSE.MOVED:
+        // The seat moved to another device: this one is signed out.
+        fatal('moved');
         return;
     }
     if (this.stopped) return;

@@ -230,6 +230,27 @@ export function makeLink(origin, room, secret) {
 }
 
 /**
+ * The room, move code and secret of a move link's fragment
+ * ("#m=room.code.secret", protocol §3.2), or of a whole pasted move link.
+ * Returns null when it is not one.
+ * @returns {{room: string, code: string, secret: Uint8Array} | null}
+ */
+export function parseMoveFragment(s) {
+  if (typeof s !== 'string') return null;
+  s = s.trim();
+  s = s.slice(s.indexOf('#') + 1);
+  if (!s.startsWith('m=')) return null;
+  const [room, code, enc, ...more] = s.slice(2).split('.');
+  if (more.length || !ROOM_RE.test(room || '')) return null;
+  try {
+    const secret = unb64u(enc);
+    return unb64u(code).length === 32 && secret.length === SECRET_SIZE ? { room, code, secret } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The room and secret of a link's fragment ("#room.secret", with or without
  * the "#"), or of a whole pasted link. Returns null when it is not one.
  * @returns {{room: string, secret: Uint8Array} | null}

@@ -12,11 +12,23 @@ import * as C from './crypto.js';
  */
 export function takeFragment(intents) {
   if (!location.hash) return null;
-  const link = C.parseFragment(location.hash);
+  const join = joinOf(location.hash);
   window.history.replaceState(null, '', location.pathname + location.search);
-  if (!link) return { bad: true };
-  intents.setJoin({ room: link.room, secret: C.b64u(link.secret) });
-  return link;
+  if (!join) return { bad: true };
+  intents.setJoin(join);
+  return join;
+}
+
+/**
+ * What a pairing link or a move link (or its fragment) asks of this phone:
+ * {room, secret} to join, with move (the move code) to take a seat moved
+ * from another device; null when it is neither.
+ */
+export function joinOf(s) {
+  const m = C.parseMoveFragment(s);
+  if (m) return { room: m.room, secret: C.b64u(m.secret), move: m.code };
+  const l = C.parseFragment(s);
+  return l ? { room: l.room, secret: C.b64u(l.secret) } : null;
 }
 
 /** Decides where a phone with the catalog loaded starts. */
@@ -51,9 +63,12 @@ export async function startCreate(app) {
 
 export async function startJoin(app, join) {
   app.intents.setNotice(null);
-  // The nonce lets this phone repeat its join if the welcome is lost on the
-  // way (protocol: join); it is kept with the room until the welcome comes.
-  const room = { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
+  // The nonce lets this phone repeat its join (or move) if the welcome is
+  // lost on the way (protocol: join, move); it is kept with the room until
+  // the welcome comes.
+  const room = join.move
+    ? { room: join.room, secret: join.secret, mode: 'move', code: join.move, nonce: C.decoy() }
+    : { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
   app.intents.setRoom(room);
   await enterRoom(app, room);
 }
@@ -87,9 +102,12 @@ function forgetPush(app) {
 export function fatal(app, why, code) {
   if (why === 'erased') return wipe(app, 'erased');
   if (why === 'replaced') return notice(app, 'replaced');
+  if (why === 'moved') return wipe(app, 'moved'); // this seat lives on another device now
   // Authentication failed: the error frame before the close said why.
   const joining = !app.session.inRoom;
-  const kind = { room_full: 'full', invite_expired: 'expired', not_found: 'gone' }[code] || (joining ? 'badlink' : 'gone');
+  const kind =
+    { room_full: 'full', invite_expired: 'expired', not_found: 'gone', device_revoked: 'moved', invite_revoked: 'revoked', move_invalid: 'moveused', move_expired: 'moveexpired' }[code] ||
+    (joining ? 'badlink' : 'gone');
   if (joining) {
     app.intents.setRoom(null);
     app.intents.setJoin(null);

@@ -39,11 +39,11 @@ const en = {
   denied: 'Notifications are blocked for Softland on this phone, so it cannot be woken. To allow them, open this site’s settings in your browser (or, for the installed app, the app’s settings on your phone), set Notifications to Allow, then come back here.',
   deniedIOS: 'Notifications are blocked for Softland on this phone, so it cannot be woken. To allow them: Settings → Notifications → Softland → Allow Notifications, then come back here.',
   installTitle: 'Let Softland wake this iPhone for a pause',
-  installWhy: 'On iPhone and iPad, only an app on the Home Screen can be woken (iOS 16.4 or later).',
-  install1: 'Tap Share (the square with an arrow) in Safari.',
-  install2: 'Choose “Add to Home Screen”, then “Add”.',
-  install3: 'Open Softland from the Home Screen and turn waking on there.',
-  installNote: 'Honestly: the Home Screen app does not share this pairing with Safari yet, so for now you pair again there, with a new link. Carrying this seat over is coming.',
+  installWhy: 'On iPhone and iPad only an app on the Home Screen can be woken (iOS 16.4 or later), and the added app starts empty, so Softland moves there:',
+  install1: 'In Safari, tap Share (the square with an arrow), then “Add to Home Screen”.',
+  install2: 'Here, tap “Move Softland to another device” (below) and copy the link.',
+  install3: 'Open Softland from the Home Screen, tap “I have a link”, paste it, and turn waking on there.',
+  installNote: 'Safari and the Home Screen app keep separate storage: the move carries your seat over, and this tab then signs out.',
   discreet: 'Softland — open when you can',
   text_pause: '{name} paused',
   text_checkin: '{name} started a check-in',
@@ -76,11 +76,11 @@ const es = {
   denied: 'Las notificaciones de Softland están bloqueadas en este teléfono, así que no se puede despertar. Para permitirlas, abre los ajustes de este sitio en el navegador (o, para la app instalada, los ajustes de la app en el teléfono), pon Notificaciones en Permitir y vuelve aquí.',
   deniedIOS: 'Las notificaciones de Softland están bloqueadas en este teléfono, así que no se puede despertar. Para permitirlas: Ajustes → Notificaciones → Softland → Permitir notificaciones, y vuelve aquí.',
   installTitle: 'Deja que Softland despierte este iPhone para una pausa',
-  installWhy: 'En iPhone y iPad solo se puede despertar una app de la pantalla de inicio (iOS 16.4 o posterior).',
-  install1: 'Toca Compartir (el cuadrado con una flecha) en Safari.',
-  install2: 'Elige «Añadir a pantalla de inicio» y luego «Añadir».',
-  install3: 'Abre Softland desde la pantalla de inicio y activa ahí el despertar.',
-  installNote: 'Con sinceridad: la app de la pantalla de inicio aún no comparte este emparejamiento con Safari, así que por ahora tendrán que emparejarse de nuevo ahí, con un enlace nuevo. Llevar este puesto hasta ella llegará pronto.',
+  installWhy: 'En iPhone y iPad solo se puede despertar una app de la pantalla de inicio (iOS 16.4 o posterior), y la app añadida empieza vacía, así que Softland se muda allí:',
+  install1: 'En Safari, toca Compartir (el cuadrado con una flecha) y luego «Añadir a pantalla de inicio».',
+  install2: 'Aquí, toca «Mover Softland a otro dispositivo» (abajo) y copia el enlace.',
+  install3: 'Abre Softland desde la pantalla de inicio, toca «Tengo un enlace», pégalo y activa ahí el despertar.',
+  installNote: 'Safari y la app de la pantalla de inicio guardan sus datos por separado: mover lleva tu puesto hasta allí, y aquí se cierra la sesión.',
   discreet: 'Softland — ábrela cuando puedas',
   text_pause: '{name} ha pausado',
   text_checkin: '{name} empezó un momento de conexión',
@@ -181,7 +181,7 @@ export function iosNeedsHomeScreen(o) {
  * Which offer a screen shows ("plan" or "pair"):
  *   'hidden'  nothing (the server sends no push, the browser has none, or
  *             the person said "not now" at pairing)
- *   'install' the iOS Home Screen steps
+ *   'install' on the plan, in Safari on iOS: add to the Home Screen and move there
  *   'offer'   the opt-in
  *   'denied'  how to allow notifications again
  *   'on'      waking is on (at pairing a short line; on the plan the switches)
@@ -190,7 +190,9 @@ export function offer({ server, supported, ios, pref, permission, where }) {
   if (!server || !server.key) return 'hidden';
   const on = Boolean(pref && pref.on);
   if (where === 'pair' && !on && pref && pref.dismissed) return 'hidden';
-  if (ios) return 'install';
+  // At pairing the Home Screen hint (vm.homeScreenHint) already says how to
+  // move there; the plan says it again, for waking.
+  if (ios) return where === 'pair' ? 'hidden' : 'install';
   if (!supported) return 'hidden';
   if (permission === 'denied') return 'denied';
   if (on && permission === 'granted') return 'on';

@@ -140,6 +140,7 @@ test('offer: which card each screen shows', () => {
   assert.equal(offer(base), 'offer');
   assert.equal(offer({ ...base, supported: false }), 'hidden');
   assert.equal(offer({ ...base, ios: true, supported: false }), 'install');
+  assert.equal(offer({ ...base, ios: true, supported: false, where: 'pair' }), 'hidden'); // the Home Screen hint says it there
   assert.equal(offer({ ...base, permission: 'denied' }), 'denied');
   assert.equal(offer({ ...base, pref: on, permission: 'granted' }), 'on');
   // Allowed for another reason, but this phone never said yes.

@@ -111,6 +111,9 @@ function onEvent(app, ev) {
       buzz(20);
       announce(t('releasedNow'));
       break;
+    case 'moved':
+      if (fromPartner) announce(t('partnerMoved', { name: n.partner }));
+      break;
     case 'erased':
       wipe(app, 'erased');
       return;

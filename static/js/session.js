@@ -135,6 +135,7 @@ export class Session {
   hello(cursor) {
     const r = this.room;
     if (r.device) return { type: 'resume', room: r.room, device: r.device, epoch: cursor.epoch, offset: cursor.offset };
+    if (r.mode === 'move') return { type: 'move', room: r.room, code: r.code, nonce: r.nonce };
     if (r.mode === 'join') {
       if (!r.nonce) {
         r.nonce = C.decoy(); // a room saved before nonces existed
@@ -154,6 +155,7 @@ export class Session {
       if (w.seat === 1) r.link = C.makeLink(this.origin, w.room, C.unb64u(r.secret));
       delete r.mode;
       delete r.nonce;
+      delete r.code;
       this.intents.setJoin(null);
     }
     r.inviteUntil = w.inviteExpiresAt || 0;

@@ -148,6 +148,11 @@ export function applyEvent(prev, ev) {
       }
       break;
     }
+    case 'moved':
+      // When each seat last moved to another device (Unix ms), for a short note.
+      st.moved = [...(st.moved || [0, 0])];
+      st.moved[i] = ev.at || 0;
+      break;
     case 'erased':
       st.erased = true;
       break;

@@ -38,6 +38,9 @@ export function pauseWord(ctx) {
 
 const inRoom = (ctx) => Boolean(ctx.room && ctx.room.device);
 
+/** How long the bar says the partner moved to a new device. */
+export const MOVED_NOTE_MS = 5 * 60 * 1000;
+
 /** The status bar, the pause button and the navigation. */
 export function bar(ctx) {
   const L = ctx.lang;
@@ -58,11 +61,14 @@ export function bar(ctx) {
   }
   const key = { offline: 'stOffline', connecting: 'stConnecting', waiting: 'stWaiting', online: 'stOnline', unreachable: 'stUnreachable' }[state];
   const word = pauseWord(ctx);
+  // Just after the partner moved to another device, the bar says so.
+  const movedAt = ctx.st.moved ? ctx.st.moved[ctx.other - 1] : 0;
+  const moved = (state === 'online' || state === 'unreachable') && movedAt > 0 && ctx.now - movedAt < MOVED_NOTE_MS;
   return {
     shown,
     nav,
     state,
-    text: t(key, { name: names(ctx).partner }, L),
+    text: t(moved ? 'partnerMoved' : key, { name: names(ctx).partner }, L),
     pauseShown: ctx.st.paired,
     word,
     pauseLabel: t('pauseButtonLabel', { word }, L),
@@ -115,15 +121,18 @@ export function pair(ctx) {
   const paired = ctx.st.paired;
   const inviting = r.seat === 1 && Boolean(r.device) && !paired;
   const expired = inviting && Boolean(r.inviteUntil) && r.inviteUntil < ctx.now;
+  // Cancelled by this phone (invite.cancel): like expired, with its own words.
+  const revoked = inviting && Boolean(r.inviteRevoked);
   let state = 'joining';
   if (paired) state = 'paired';
+  else if (revoked) state = 'revoked';
   else if (expired) state = 'expired';
   else if (r.seat === 1) state = r.device ? 'waiting' : 'creating';
-  const text = { joining: 'joining', paired: 'pairedStatus', expired: 'linkExpired', waiting: 'waitingPartner', creating: 'creating' }[state];
+  const text = { joining: 'joining', paired: 'pairedStatus', revoked: 'linkCancelled', expired: 'linkExpired', waiting: 'waitingPartner', creating: 'creating' }[state];
   return {
     title: t(paired ? 'pairedTitle' : r.seat === 1 ? 'inviteTitle' : 'joiningTitle', {}, L),
-    invite: inviting && !expired,
-    restart: expired,
+    invite: inviting && !expired && !revoked,
+    restart: expired || revoked,
     state,
     text: t(text, {}, L),
     names: Boolean(r.device),
@@ -131,6 +140,17 @@ export function pair(ctx) {
     link: r.link || '',
     expiry: r.inviteUntil ? t('linkExpires', { time: deadline(r.inviteUntil, ctx.now, L) }, L) : '',
   };
+}
+
+/**
+ * Whether to suggest, once paired, adding Softland to the Home Screen and
+ * moving it there: on iPhone and iPad an app added to the Home Screen does
+ * not share the browser tab's storage, so it starts unpaired until the seat
+ * is moved to it. env: {ua, platform, touchPoints, standalone}.
+ */
+export function homeScreenHint(env) {
+  const ios = /iPhone|iPad|iPod/.test(env.ua || '') || (env.platform === 'MacIntel' && env.touchPoints > 1);
+  return ios && !env.standalone;
 }
 
 /** The mutual suggestions, as sentences, best first. */

@@ -11,6 +11,7 @@ export const CLOSE = {
   REPLACED: 4001,
   AUTH_FAILED: 4002,
   AUTH_TIMEOUT: 4008,
+  MOVED: 4009,
 };
 
 /**

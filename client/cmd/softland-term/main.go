@@ -5,6 +5,7 @@
 //	softland-term -server http://localhost:8080 create        # prints the link for the partner
 //	softland-term -server http://localhost:8080 join '<link>'
 //	softland-term -state ~/.softland.json resume              # after -state on create or join
+//	softland-term -server http://localhost:8080 move '<move link>'  # take your seat here
 //
 // Then type commands, one per line (help lists them). Names given with -me
 // and -partner are only used to print suggestions; they never leave this
@@ -61,11 +62,12 @@ func main() {
 	}
 }
 
-const usage = `usage: softland-term [flags] create | join <link> | resume
+const usage = `usage: softland-term [flags] create | join <link> | resume | move <link>
 
   create        make a room and print the link for your partner
   join <link>   take the second seat with your partner's link
   resume        come back to the room saved with -state
+  move <link>   take your seat on this device with a move link from your other device
 
 flags:
 `
@@ -128,6 +130,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		t.say("paired")
+	case cmd == "move" && fs.NArg() == 2:
+		link, err := client.ParseMoveLink(fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		if t.c, err = client.Move(ctx, *server, link); err != nil {
+			return err
+		}
+		t.say("moved here: your seat is on this device now")
 	case cmd == "resume" && fs.NArg() == 1:
 		if *statePath == "" {
 			return errors.New("resume needs -state FILE")
@@ -145,16 +156,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if errors.As(err, &e) && e.Code == protocol.CodeNotFound {
 				t.forget() // erased or expired: nothing to come back to
 			}
+			if errors.As(err, &e) && e.Code == protocol.CodeDeviceRevoked {
+				t.forget() // the seat moved to another device
+				t.say("your seat moved to another device; this one is signed out")
+				return nil
+			}
 			return err
 		}
 		t.server = t.c.State().Server
 		t.say("resumed")
 	default:
 		fs.Usage()
-		return errors.New("expected create, join <link> or resume")
+		return errors.New("expected create, join <link>, resume or move <link>")
 	}
 	defer func() { t.c.Close() }()
-	t.welcomed(fs.Arg(0) == "resume")
+	t.welcomed(fs.Arg(0) == "resume" || fs.Arg(0) == "move")
 	return t.loop(ctx, stdin)
 }
 
@@ -292,6 +308,10 @@ func (t *term) loop(ctx context.Context, stdin io.Reader) error {
 			case errors.Is(err, client.ErrReplaced):
 				t.say("this seat was opened somewhere else; stopping here")
 				return nil
+			case errors.Is(err, client.ErrMoved):
+				t.say("your seat moved to another device; this one is signed out")
+				t.forget()
+				return nil
 			case lost || client.ShouldResume(err):
 				lost = false
 				if err := t.reconnect(ctx); err != nil {
@@ -359,6 +379,9 @@ const help = `commands:
   debrief <helped> | <next>
                          what helped you, and what you would prefer next time
   settings <pause word>  set the couple's shared pause word
+  move                   print a one-time link that moves your seat to another device
+  cancel-move            revoke that link before it is used
+  cancel-invite          revoke the link for your partner before it is used
   erase                  erase the room for both of you, on the server too
   quit                   leave (your partner sees you away)`
 
@@ -423,6 +446,26 @@ func (t *term) command(ctx context.Context, line string) (done bool, err error) 
 			signals = []string{}
 		}
 		t.report(t.c.Settings(ctx, client.SharedSettings{PauseWord: rest, Signals: signals}))
+	case "move":
+		link, expires, err := t.c.MoveLink(ctx, "")
+		if err != nil {
+			t.report(err)
+			return false, nil
+		}
+		t.say("move link (works once, until %s): %s", expires.Format("15:04"), link)
+		t.say("open it on your other device: softland-term move '<link>'")
+	case "cancel-move":
+		if err := t.c.CancelMove(ctx); err != nil {
+			t.report(err)
+		} else {
+			t.say("move link revoked")
+		}
+	case "cancel-invite":
+		if err := t.c.CancelInvite(ctx); err != nil {
+			t.report(err)
+		} else {
+			t.say("link for your partner revoked; create a new room to pair")
+		}
 	case "erase":
 		if err := t.c.Erase(ctx); err != nil {
 			t.report(err)
@@ -506,6 +549,10 @@ func (t *term) event(e client.Event) {
 	switch e.Kind {
 	case protocol.KindPaired:
 		t.say("paired")
+	case protocol.KindMoved:
+		if !mine {
+			t.say("partner moved to a new device")
+		}
 	case protocol.KindPresence:
 		if !mine {
 			t.say("partner %s", e.Presence)

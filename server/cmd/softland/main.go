@@ -62,6 +62,7 @@ type config struct {
 	redis         redisConfig
 	origins       string
 	inviteTTL     time.Duration
+	moveTTL       time.Duration
 	roomTTL       time.Duration
 	revealSize    int
 	roundWindow   time.Duration
@@ -121,13 +122,14 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*config
 	num(&r.poolSize, "redis-pool-size", "SOFTLAND_REDIS_POOL_SIZE", 0, "connections to Redis per node (0: go-redis's default, 10 per CPU); raise it when the log shows connection pool timeouts under load")
 	str(&c.origins, "origins", "SOFTLAND_ORIGINS", "", "comma-separated extra host patterns allowed to open /ws (the server's own host always is)")
 	dur(&c.inviteTTL, "invite-ttl", "SOFTLAND_INVITE_TTL", room.DefaultInviteTTL, "how long a pairing link works")
+	dur(&c.moveTTL, "move-ttl", "SOFTLAND_MOVE_TTL", room.DefaultMoveTTL, "how long a link to move a seat to another device works")
 	dur(&c.roomTTL, "room-ttl", "SOFTLAND_ROOM_TTL", room.DefaultIdleTTL, "how long an idle room is kept")
 	num(&c.revealSize, "reveal-size", "SOFTLAND_REVEAL_SIZE", room.DefaultRevealSize, "at most this many mutual suggestions are revealed (K)")
 	dur(&c.roundWindow, "round-window", "SOFTLAND_ROUND_WINDOW", room.DefaultRoundWindow, "how long a check-in round stays open")
 	dur(&c.debriefWindow, "debrief-window", "SOFTLAND_DEBRIEF_WINDOW", room.DefaultDebriefWindow, "how long after a round opens its debriefs are accepted")
 	num(&c.maxSubmits, "max-submits", "SOFTLAND_MAX_SUBMITS", room.DefaultMaxSubmits, "submissions allowed per seat per round")
 	num(&c.socketsPerIP, "sockets-per-ip", "SOFTLAND_SOCKETS_PER_IP", edge.DefaultSocketsPerIP, "open sockets allowed per client address")
-	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create or join attempts allowed per client address every 10s")
+	num(&c.admitsPerIP, "admits-per-ip", "SOFTLAND_ADMITS_PER_IP", edge.DefaultAdmitsPerIP, "create, join or move attempts allowed per client address every 10s")
 	boolean(&c.trustProxy, "trust-proxy", "SOFTLAND_TRUST_PROXY", "take the client address from X-Forwarded-For (only behind a proxy that sets it)")
 	str(&c.tlsMode, "tls", "SOFTLAND_TLS", "", "\"local\" for home mode: HTTPS on -addr (default "+DefaultLocalAddr+") with a certificate from a certificate authority made on this computer, and a plain-HTTP setup page on -setup-addr that tells phones how to trust it")
 	str(&c.dataDir, "data-dir", "SOFTLAND_DATA_DIR", "", "with -tls local: where the certificate authority is kept (default $XDG_DATA_HOME/softland, else ~/.local/share/softland)")
@@ -349,6 +351,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Store:         store,
 		RevealSize:    c.revealSize,
 		InviteTTL:     c.inviteTTL,
+		MoveTTL:       c.moveTTL,
 		RoundWindow:   c.roundWindow,
 		DebriefWindow: c.debriefWindow,
 		MaxSubmits:    c.maxSubmits,

@@ -105,12 +105,12 @@ func TestRunServesAndDrains(t *testing.T) {
 }
 
 func TestEnvironmentTwinsAndFlags(t *testing.T) {
-	env := map[string]string{"SOFTLAND_REVEAL_SIZE": "5", "SOFTLAND_INVITE_TTL": "2m", "SOFTLAND_ORIGINS": "a.example, b.example"}
+	env := map[string]string{"SOFTLAND_REVEAL_SIZE": "5", "SOFTLAND_INVITE_TTL": "2m", "SOFTLAND_MOVE_TTL": "4m", "SOFTLAND_ORIGINS": "a.example, b.example"}
 	c, err := parse([]string{"-invite-ttl", "3m"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.revealSize != 5 || c.inviteTTL != 3*time.Minute || c.origins != "a.example, b.example" || c.addr != DefaultAddr {
+	if c.revealSize != 5 || c.inviteTTL != 3*time.Minute || c.moveTTL != 4*time.Minute || c.origins != "a.example, b.example" || c.addr != DefaultAddr {
 		t.Fatalf("config %+v", c)
 	}
 	for name, args := range map[string][]string{

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,12 @@ func Run(t *testing.T, cfg Config) {
 		"log keeps no reveal":          testLogWithoutReveal,
 		"receipts":                     testReceipts,
 		"receipt checks the log":       testReceiptChecksLog,
+		"move":                         testMove,
+		"move code expires":            testMoveExpires,
+		"move repeated by its device":  testMoveRepeat,
+		"racing moves":                 testMoveRace,
+		"invite cancel":                testInviteCancel,
+		"erase takes move codes":       testMoveErase,
 		"ping":                         func(t *testing.T, s room.Store, _ Config) { mustOK(t, s.Ping(ctx(t))) },
 	}
 	for name, fn := range tests {
@@ -97,7 +104,7 @@ func testCreateLoad(t *testing.T, s room.Store, _ Config) {
 	mustOK(t, s.Create(ctx(t), st))
 	got, err := s.Load(ctx(t), st.ID)
 	mustOK(t, err)
-	if got.ID != st.ID || got.Epoch != st.Epoch || got.Seats != st.Seats || got.Round == nil ||
+	if got.ID != st.ID || got.Epoch != st.Epoch || !reflect.DeepEqual(got.Seats, st.Seats) || got.Round == nil ||
 		got.Round.Tokens[0][0] != st.Round.Tokens[0][0] || got.Settings.Blob != "blob" || got.Version != 0 {
 		t.Fatalf("loaded %+v, want %+v", got, st)
 	}

@@ -149,14 +149,16 @@ func (p *Phone) SendRaw(b []byte) {
 // the frame itself, for comparing bytes.
 type Frame struct {
 	protocol.Event
-	ID       string             `json:"id"`
-	Code     string             `json:"code"`
-	Message  string             `json:"message"`
-	Room     string             `json:"room"`
-	Device   string             `json:"device"`
-	Snapshot *protocol.Snapshot `json:"snapshot"`
-	Replay   []protocol.Event   `json:"replay"`
-	Raw      []byte             `json:"-"`
+	ID        string             `json:"id"`
+	Code      string             `json:"code"`
+	Message   string             `json:"message"`
+	Room      string             `json:"room"`
+	Device    string             `json:"device"`
+	Snapshot  *protocol.Snapshot `json:"snapshot"`
+	Replay    []protocol.Event   `json:"replay"`
+	Move      string             `json:"move"`      // on the ack of move.create
+	ExpiresAt int64              `json:"expiresAt"` // likewise
+	Raw       []byte             `json:"-"`
 }
 
 // is reports whether f is of type typ, or an event of kind typ.

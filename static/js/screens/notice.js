@@ -13,6 +13,10 @@ export const NOTICES = {
   badlink: { primary: 'startAgain' },
   offline: { primary: 'tryAgain' },
   replaced: { primary: 'useHere' },
+  moved: { primary: 'startAgain' },
+  moveused: { primary: 'startAgain' },
+  moveexpired: { primary: 'startAgain' },
+  revoked: { primary: 'startAgain' },
   switch: { primary: 'switchRoom', secondary: 'keepRoom' },
 };
 

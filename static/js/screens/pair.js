@@ -15,6 +15,7 @@ export function mount(app) {
   $('share').addEventListener('click', () => {
     navigator.share({ title: t('appName'), text: t('shareText'), url: app.session.room.link }).catch(() => {});
   });
+  $('pair-cancel').addEventListener('click', () => cancelLink(app));
   $('pair-restart').addEventListener('click', () => {
     app.session.stop();
     app.intents.wipe(['lang', 'plan']);
@@ -41,6 +42,12 @@ export function build(app) {
   fill('name-partner', p.partner || '');
 }
 
+/** What homeScreenHint needs to know of this browser. */
+function env() {
+  const standalone = navigator.standalone === true || (typeof matchMedia === 'function' && matchMedia('(display-mode: standalone)').matches);
+  return { ua: navigator.userAgent, platform: navigator.platform, touchPoints: navigator.maxTouchPoints, standalone };
+}
+
 /** Fills an input unless the person is typing in it. */
 export function fill(id, v) {
   const e = $(id);
@@ -63,6 +70,7 @@ export async function render(app, ctx) {
   setText(status, v.text);
   setShown($('names'), v.names);
   setShown($('pair-continue'), v.canContinue);
+  setShown($('pair-home'), v.canContinue && vm.homeScreenHint(env()));
   wakeCard(app, 'push-pair', 'pair', v.names);
   if (!v.invite) return;
   $('pair-link').value = v.link;
@@ -77,6 +85,19 @@ export async function render(app, ctx) {
       qrFor = ''; // offline before the code was ever loaded: the link still works
     }
   }
+}
+
+/** Revokes the unused pairing link (invite.cancel): whoever opens it is told so. */
+async function cancelLink(app) {
+  const s = app.session;
+  try {
+    await s.request({ type: 'invite.cancel' });
+  } catch {
+    return; // offline, or the partner joined at that moment: nothing changes
+  }
+  s.room.inviteRevoked = true;
+  app.intents.setRoom(s.room);
+  app.render();
 }
 
 /**

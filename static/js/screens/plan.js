@@ -52,6 +52,8 @@ export function mount(app) {
     app.courier.sendSettings();
   });
   $('erase-open').addEventListener('click', () => app.go('erase', true));
+  // Moving to another device is rare: its code loads only when asked for.
+  $('move-open').addEventListener('click', () => import('../move.js').then((m) => m.show(app)).catch(() => setText($('move-error'), t('moveFailed'))));
 }
 
 /** The Welcome/Never list, worded with this phone's names. */
@@ -99,7 +101,9 @@ export function enter(app) {
 }
 
 export function forget() {
-  for (const id of ['plan-me', 'plan-partner', 'plan-offlimits', 'plan-pauseword', 'plan-signals']) $(id).value = '';
+  for (const id of ['plan-me', 'plan-partner', 'plan-offlimits', 'plan-pauseword', 'plan-signals', 'move-link']) $(id).value = '';
+  $('move-qr').replaceChildren();
+  $('move-box').hidden = true;
 }
 
 export function render(app, ctx) {

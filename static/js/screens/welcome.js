@@ -1,8 +1,7 @@
 // Welcome: create a room, or paste a link; the language switch.
 
-import { parseFragment, b64u } from '../crypto.js';
 import { t } from '../i18n.js';
-import { startCreate, startJoin } from '../lifecycle.js';
+import { joinOf, startCreate, startJoin } from '../lifecycle.js';
 import { $, setText } from '../view.js';
 
 export function mount(app) {
@@ -15,14 +14,14 @@ export function mount(app) {
   });
   $('link-form').addEventListener('submit', async (e) => {
     e.preventDefault();
-    const link = parseFragment($('link-input').value);
-    if (!link) {
+    // A pairing link, or a move link copied from this person's other device.
+    const join = joinOf($('link-input').value);
+    if (!join) {
       setText($('link-error'), t('linkInvalid'));
       return;
     }
     setText($('link-error'), '');
     $('link-input').value = '';
-    const join = { room: link.room, secret: b64u(link.secret) };
     app.intents.setJoin(join);
     await startJoin(app, join);
   });
