@@ -59,7 +59,9 @@ const permission = () => ('Notification' in window ? Notification.permission : '
 
 /** The browser's subscription as push.decide wants it, and the subscription itself. */
 async function current() {
-  const reg = await navigator.serviceWorker.ready;
+  // ready never settles when the worker could not be registered (a private
+  // window, storage refused): fail rather than leave the card busy for good.
+  const reg = await Promise.race([navigator.serviceWorker.ready, new Promise((_, no) => setTimeout(() => no(new Error('no service worker')), 10000))]);
   const sub = await reg.pushManager.getSubscription();
   if (!sub) return { reg, sub: null, info: null };
   const k = sub.options && sub.options.applicationServerKey;
