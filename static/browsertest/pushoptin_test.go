@@ -275,7 +275,7 @@ func TestPushOptIn(t *testing.T) {
 			g.onsuccess = () => { o.result.close(); resolve(JSON.stringify(g.result || null)); };
 		};
 	})`
-	want := `{"level":"detailed","discreet":"Softland — ábrela cuando puedas","texts":{"pause":"Alex ha pausado","checkin":"Alex empezó un momento de conexión","debrief":"Los dos repasos están abiertos","space":"Alex pidió un poco de espacio"}}`
+	want := `{"level":"detailed","discreet":"Softland — ábrela cuando puedas","texts":{"pause":"Alex ha pausado","checkin":"Alex empezó un momento de conexión","debrief":"Los dos repasos están abiertos","space":"Un aviso de Alex sobre su espacio"}}`
 	for deadline := time.Now().Add(wait); ; time.Sleep(50 * time.Millisecond) {
 		got := awaitJS[string](sam, stored)
 		if got == want {

@@ -26,7 +26,7 @@ const en = {
   kind_pause: '{name} pauses',
   kind_checkin: '{name} starts a check-in',
   kind_debrief: 'both debriefs open',
-  kind_space: '{name} asks for space',
+  kind_space: '{name} sends a note about space',
   levelLegend: 'What the notification says',
   level_discreet: 'Discreet: “{text}”',
   level_detailed: 'Detailed: “{text}”',
@@ -48,7 +48,7 @@ const en = {
   text_pause: '{name} paused',
   text_checkin: '{name} started a check-in',
   text_debrief: 'Both debriefs are open',
-  text_space: '{name} asked for some space',
+  text_space: 'A note from {name} about space',
 };
 
 const es = {
@@ -63,7 +63,7 @@ const es = {
   kind_pause: '{name} pausa',
   kind_checkin: '{name} empieza un momento de conexión',
   kind_debrief: 'se abren los dos repasos',
-  kind_space: '{name} pide espacio',
+  kind_space: '{name} envía un aviso sobre su espacio',
   levelLegend: 'Qué dice la notificación',
   level_discreet: 'Discreta: «{text}»',
   level_detailed: 'Detallada: «{text}»',
@@ -85,7 +85,7 @@ const es = {
   text_pause: '{name} ha pausado',
   text_checkin: '{name} empezó un momento de conexión',
   text_debrief: 'Los dos repasos están abiertos',
-  text_space: '{name} pidió un poco de espacio',
+  text_space: 'Un aviso de {name} sobre su espacio',
 };
 
 export const PUSH_STRINGS = { en, es };

@@ -53,8 +53,8 @@ test('discreet keeps no name and says only "open when you can", in the phone’s
 
 test('detailed names the partner, per kind and language', () => {
   const want = {
-    en: { pause: 'Sam paused', checkin: 'Sam started a check-in', debrief: 'Both debriefs are open', space: 'Sam asked for some space' },
-    es: { pause: 'Sam ha pausado', checkin: 'Sam empezó un momento de conexión', debrief: 'Los dos repasos están abiertos', space: 'Sam pidió un poco de espacio' },
+    en: { pause: 'Sam paused', checkin: 'Sam started a check-in', debrief: 'Both debriefs are open', space: 'A note from Sam about space' },
+    es: { pause: 'Sam ha pausado', checkin: 'Sam empezó un momento de conexión', debrief: 'Los dos repasos están abiertos', space: 'Un aviso de Sam sobre su espacio' },
   };
   for (const lang of ['en', 'es']) {
     const rec = notifyRecord('detailed', lang, 'Sam');
