@@ -211,11 +211,16 @@ func (s *Store) leaseTick(now time.Time) {
 		return
 	}
 	s.renewedAt = now
+	// The clock is read around the renewal, not taken from the tick: after
+	// a stall the ticker hands over a tick from before it, and the renewal
+	// itself may have waited.
+	start := time.Now()
 	revive, readded, ok := s.renew()
 	if !ok {
 		return
 	}
 	s.revive(revive)
+	now = time.Now()
 	lapsed := !s.lastRenewal.IsZero() && now.Sub(s.lastRenewal) > s.opt.Lease
 	if s.lastRenewal.IsZero() || lapsed {
 		s.healthySince = now
@@ -227,7 +232,7 @@ func (s *Store) leaseTick(now time.Time) {
 		s.log.Warn("redis: this instance's lease may have lapsed; reclaiming its seats")
 		s.reassert = 3
 	}
-	s.lastRenewal = now
+	s.lastRenewal = start
 	if now.Sub(s.healthySince) < s.opt.Lease || !s.sweeping.CompareAndSwap(false, true) {
 		return
 	}
