@@ -10,7 +10,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v5';
+const VERSION = 'softland-shell-v6';
 const SHELL = [
   '/',
   '/app.css',
@@ -54,9 +54,11 @@ const SHELL = [
   '/js/screens/verify.js',
 ];
 // Fetched when first used and kept for offline use after that: the icons,
-// and the QR code (drawn only on the pairing screen, which needs the server
-// anyway), so a first visit does not download them.
-const LATER = ['/js/qr.js', '/js/move.js', '/js/replace.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
+// the QR code (drawn only on the pairing screen, which needs the server
+// anyway), the move and re-pair links, and waking the phone (push.js, wake.js: only for a
+// server that sends push, and only once paired), so a first visit does not
+// download them.
+const LATER = ['/js/qr.js', '/js/move.js', '/js/replace.js', '/js/push.js', '/js/wake.js', '/vendor/uqr/uqr.mjs', '/icons/icon-180.png', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon-maskable-512.png'];
 const NEVER = ['/ws', '/healthz', '/readyz', '/metrics'];
 
 self.addEventListener('install', (event) => {
@@ -113,8 +115,41 @@ async function networkFirst(req, key) {
 // never the server's; the default is discreet, so a locked screen says
 // nothing about the couple. Tapping it opens the app, which resumes from
 // its own stored offset and shows what happened.
+//
+// The wording is the page's (wake.js, push.notifyRecord), kept in IndexedDB
+// because a worker cannot read localStorage: database "softland", store
+// "kv", key "notify" = {level, discreet, texts?}; texts (one sentence per
+// kind, with the partner's name) exist only at the detailed level.
 const DISCREET = 'Softland — open when you can';
 const KINDS = ['pause', 'checkin', 'debrief', 'space'];
+
+/** Runs fn on the "kv" store; resolves to its request's result, or undefined on any failure. */
+function kv(mode, fn) {
+  return new Promise((resolve) => {
+    const open = indexedDB.open('softland', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('kv');
+    open.onerror = () => resolve(undefined);
+    open.onsuccess = () => {
+      const db = open.result;
+      try {
+        const tx = db.transaction('kv', mode);
+        const req = fn(tx.objectStore('kv'));
+        tx.oncomplete = () => (db.close(), resolve(req.result));
+        tx.onerror = tx.onabort = () => (db.close(), resolve(undefined));
+      } catch {
+        db.close();
+        resolve(undefined);
+      }
+    };
+  });
+}
+
+/** The title for msg: discreet unless the phone chose detailed (the same as push.notificationTitle). */
+function title(rec, msg) {
+  const discreet = (rec && typeof rec.discreet === 'string' && rec.discreet) || DISCREET;
+  if (!rec || rec.level !== 'detailed' || !rec.texts || !msg) return discreet;
+  return rec.texts[msg.kind] || discreet;
+}
 
 function readPush(data) {
   try {
@@ -129,14 +164,23 @@ function readPush(data) {
 self.addEventListener('push', (event) => {
   const msg = readPush(event.data);
   event.waitUntil(
-    self.registration.showNotification(DISCREET, {
-      // One notification at a time: a new knock replaces the last.
-      tag: 'softland',
-      renotify: true,
-      icon: '/icons/icon-192.png',
-      data: msg,
-    }),
+    kv('readonly', (s) => s.get('notify')).then((rec) =>
+      self.registration.showNotification(title(rec, msg), {
+        // One notification at a time: a new knock replaces the last.
+        tag: 'softland',
+        renotify: true,
+        icon: '/icons/icon-192.png',
+        data: msg,
+      }),
+    ),
   );
+});
+
+// The browser renewed or dropped the subscription. The server must hear of
+// it from the page (the worker has no seat to speak for), so the next app
+// open subscribes again (wake.js; push.decide's resub).
+self.addEventListener('pushsubscriptionchange', (event) => {
+  event.waitUntil(kv('readwrite', (s) => s.put(true, 'resubscribe')));
 });
 
 self.addEventListener('notificationclick', (event) => {
@@ -147,6 +191,8 @@ self.addEventListener('notificationclick', (event) => {
       const open = wins.find((c) => new URL(c.url).origin === self.location.origin);
       if (open) {
         await open.focus();
+        // A page that was asleep checks its socket and resumes now, not at its next ping.
+        open.postMessage({ type: 'wake' });
         return;
       }
       await self.clients.openWindow('/');

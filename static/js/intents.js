@@ -131,6 +131,14 @@ export class Intents {
     this.s.set('history', upsertHistory(this.history(), round, fn));
   }
 
+  /** Waking this phone (wake.js): {on, kinds, level, endpoint, key, dismissed} or null. */
+  push() {
+    return this.s.get('push');
+  }
+  setPush(v) {
+    this.s.set('push', v);
+  }
+
   lang() {
     return this.s.get('lang');
   }

@@ -91,6 +91,7 @@ export async function enterRoom(app, room) {
 
 /** Forgets the room on this phone: everything but the language. */
 export function wipe(app, kind) {
+  forgetPush(app);
   app.session.stop();
   app.courier.cancel();
   app.intents.wipe(['lang']);
@@ -99,6 +100,11 @@ export function wipe(app, kind) {
   app.ui.debriefRound = '';
   for (const m of Object.values(app.screens)) if (m.forget) m.forget(app);
   notice(app, kind);
+}
+
+/** The browser's push subscription and the notification's wording (IndexedDB) go with the room. */
+function forgetPush(app) {
+  if (app.intents.push()) import('./wake.js').then((m) => m.forget()).catch(() => {});
 }
 
 /** The connection ended for good. */
@@ -141,6 +147,7 @@ export async function noticePrimary(app) {
       return;
     case 'switch': {
       const join = i.join();
+      forgetPush(app);
       app.session.stop();
       i.wipe(['lang', 'join']);
       app.session.reset();

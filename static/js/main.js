@@ -72,6 +72,8 @@ function wake() {
   window.addEventListener('pageshow', (e) => (e.persisted && s.conn ? s.conn.start() : s.wake()));
   // Leaving on purpose: the partner sees "away", not "reconnecting".
   window.addEventListener('pagehide', () => s.conn && s.conn.stop(true));
+  // A tapped notification (sw.js) focuses this page: resume at once.
+  if ('serviceWorker' in navigator) navigator.serviceWorker.addEventListener('message', (e) => e.data && e.data.type === 'wake' && s.wake());
 }
 
 function registerWorker() {

@@ -17,6 +17,8 @@ export function listen(app) {
       case 'ready':
         app.render();
         await app.courier.reconcile();
+        // A phone that chose waking subscribes again if anything changed (wake.js).
+        if (app.intents.push()) import('./wake.js').then((m) => m.refresh(app)).catch(() => {});
         return;
       case 'status':
         app.render();

@@ -20,7 +20,7 @@ import { emptyState, fromSnapshot, applyEvent } from './state.js';
 import { replaceLink, verifyWords } from './verify.js';
 
 /** Events that change what is sealed or revealed, so blobs are opened again. */
-const REOPEN = new Set(['announced', 'settings', 'debrief.released', 'round.revealed', 'round.opened', 'round.closed']);
+const REOPEN = new Set(['announced', 'settings', 'debrief.released', 'round.revealed', 'round.opened', 'round.closed', 'replaced']);
 
 export class Session {
   /**
@@ -54,6 +54,7 @@ export class Session {
     this.receipt = { acked: 0, inFlight: false };
     this.resealWanted = false; // the shared settings are owed under a new key
     this.resealFrom = null; // what they were, opened with the old key
+    this.push = null; // the welcome's push ({key, kinds?}): null when the server sends none
   }
 
   on(fn) {
@@ -176,6 +177,7 @@ export class Session {
       this.intents.setJoin(null);
     }
     r.inviteUntil = w.inviteExpiresAt || 0;
+    this.push = w.push || null;
     this.intents.setRoom(r);
     if (w.snapshot) {
       this.st = fromSnapshot(w.snapshot, w.offset);

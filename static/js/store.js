@@ -16,6 +16,7 @@
 //   drafts   {[round]: {helped, next, sent}}     debrief answers being written
 //   history  [{round, at, by, suggestions, closedAt, pauses, debrief}]
 //   space    {until, minutes}                    this phone's own space countdown
+//   push     {on, kinds, level, endpoint, key, dismissed}   waking this phone (wake.js)
 //   lang     "en" | "es"
 //   notice   {kind}                              one message to show after a wipe (survives it)
 

@@ -71,6 +71,7 @@ export async function render(app, ctx) {
   setShown($('names'), v.names);
   setShown($('pair-continue'), v.canContinue);
   setShown($('pair-home'), v.canContinue && vm.homeScreenHint(env()));
+  wakeCard(app, 'push-pair', 'pair', v.names);
   if (!v.invite) return;
   $('pair-link').value = v.link;
   setText($('pair-expiry'), v.expiry);
@@ -97,6 +98,16 @@ async function cancelLink(app) {
   s.room.inviteRevoked = true;
   app.intents.setRoom(s.room);
   app.render();
+}
+
+/**
+ * The offer to wake this phone with Web Push (wake.js, loaded only here and
+ * on the plan, and only when the server sends push), in box id.
+ */
+export function wakeCard(app, id, where, show = true) {
+  const box = $(id);
+  if (!show || !app.session.push) return setShown(box, false);
+  import('../wake.js').then((m) => m.card(app, box, where)).catch(() => setShown(box, false));
 }
 
 async function copyLink(app) {

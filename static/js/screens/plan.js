@@ -7,7 +7,7 @@ import { getLang, t } from '../i18n.js';
 import { render as renderSuggestion } from '../rules.js';
 import { $, el, setText, setShown, fillLangSelect } from '../view.js';
 import * as vm from '../vm.js';
-import { fill } from './pair.js';
+import { fill, wakeCard } from './pair.js';
 
 export const needsRoom = true;
 
@@ -130,5 +130,6 @@ export function render(app, ctx) {
     $('replace-link').value = '';
     $('replace-qr').replaceChildren();
   }
+  wakeCard(app, 'push-plan', 'plan');
 }
 
