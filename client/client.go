@@ -72,6 +72,10 @@ var (
 	// ErrMoved: the seat moved to another device (Move). This device's
 	// token no longer works: forget the state, secret included.
 	ErrMoved = errors.New("client: this seat moved to another device")
+	// ErrLost: the partner gave this seat to a new phone (Replace), as for
+	// a lost one. It wraps ErrMoved: errors.Is(err, ErrMoved) holds, and
+	// the state is to be forgotten the same way.
+	ErrLost = fmt.Errorf("%w: the partner gave it to a new phone", ErrMoved)
 	// ErrBrokenStream: the server's events skipped an offset or changed
 	// epoch. Nothing was applied past the gap; resume to catch up.
 	ErrBrokenStream = errors.New("client: the event stream broke; resume to catch up")
@@ -196,6 +200,9 @@ type Client struct {
 	// settingsPT is the shared settings this client last opened, for
 	// ResealSettings.
 	settingsPT []byte
+	// lost: the last replaced event was about this seat, so the close
+	// that follows it means ErrLost.
+	lost bool
 	// lastSent is when the last request was written (Unix ns), for the
 	// heartbeat.
 	lastSent atomic.Int64
@@ -666,7 +673,14 @@ func (c *Client) read() {
 	for {
 		typ, data, err := c.ws.Read(c.ctx)
 		if err != nil {
-			c.fail(closeReason(err))
+			err = closeReason(err)
+			c.mu.Lock()
+			lost := c.lost
+			c.mu.Unlock()
+			if err == ErrMoved && lost {
+				err = ErrLost
+			}
+			c.fail(err)
 			c.ws.CloseNow()
 			return
 		}
@@ -760,6 +774,7 @@ func (c *Client) applyLocked(ev protocol.Event) error {
 	c.received = ev.Offset
 	if ev.Kind == protocol.KindReplaced {
 		c.rekeyLocked(ev)
+		c.lost = ev.Seat == c.seat // this phone's own seat: it was replaced
 	}
 	if ev.Kind == protocol.KindDelivered && ev.Seat != c.seat && ev.Seen > c.partnerSeen {
 		c.partnerSeen = ev.Seen

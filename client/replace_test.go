@@ -63,7 +63,7 @@ func TestReplaceLostPhone(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the lost phone's connection did not end")
 	}
-	if err := c2.Err(); !errors.Is(err, client.ErrMoved) || client.ShouldResume(err) {
+	if err := c2.Err(); !errors.Is(err, client.ErrLost) || !errors.Is(err, client.ErrMoved) || client.ShouldResume(err) {
 		t.Fatalf("lost phone ended with %v", err)
 	}
 	if _, err := client.Resume(ctx, "", lost); code(err) != protocol.CodeDeviceRevoked {

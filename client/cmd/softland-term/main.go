@@ -327,6 +327,10 @@ func (t *term) loop(ctx context.Context, stdin io.Reader) error {
 			case errors.Is(err, client.ErrReplaced):
 				t.say("this seat was opened somewhere else; stopping here")
 				return nil
+			case errors.Is(err, client.ErrLost):
+				t.say("your partner gave your seat to a new phone; this one is signed out")
+				t.forget()
+				return nil
 			case errors.Is(err, client.ErrMoved):
 				t.say("your seat moved to another device; this one is signed out")
 				t.forget()

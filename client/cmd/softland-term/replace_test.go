@@ -42,7 +42,7 @@ func TestReplaceBetweenTerminals(t *testing.T) {
 	if got == nil || want == nil || got[1] != want[1] {
 		t.Fatalf("verification words: new phone %q, remaining phone %q", got, want)
 	}
-	lost.wait(ctx, "your seat moved to another device")
+	lost.wait(ctx, "your partner gave your seat to a new phone")
 	if err := lost.end(ctx); err != nil {
 		t.Fatalf("lost terminal: %v", err)
 	}
