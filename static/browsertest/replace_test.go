@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"softland/server/servertest"
 )
 
@@ -35,6 +37,8 @@ func TestReplaceLostPhone(t *testing.T) {
 	// Alex: "Sam lost their phone" shows a one-time link as a QR code.
 	alex.tap("#replace-open")
 	alex.visible("#replace-qr svg path")
+	alex.do("scroll to the link", chromedp.ScrollIntoView("#replace-box"))
+	alex.shot("25-replace-link")
 	repair := until[string](alex, "the re-pair link", `document.querySelector('#replace-link').value`)
 	if !strings.HasPrefix(repair, srv.URL+"/#r=") {
 		t.Fatalf("re-pair link %q does not start with %s/#r=", repair, srv.URL)
@@ -56,6 +60,7 @@ func TestReplaceLostPhone(t *testing.T) {
 		t.Fatalf("verification words: Alex %q, Sam's new phone %q", w1, w2)
 	}
 	alex.gone("#replace-box")
+	newSam.shot("26-verify-words")
 
 	// The new phone reads the re-sealed pause word, and the pair goes on.
 	newSam.tap("#pair-continue")
