@@ -14,8 +14,7 @@ var newKey = key(42)
 
 // replaced opens a paired room whose seat 2 ("Sam") has lost its phone,
 // with a round open, settings and an announcement sealed under the old
-// secret, a move code pending for each seat, and seat 2 ("the stolen
-// phone") holding a re-pair code for seat 1. Seat 1 ("Alex") then makes a
+// secret and a push subscription on seat 2. Seat 1 ("Alex") then makes a
 // re-pair code for seat 2.
 func replaced(t *testing.T, s room.Store) (rooms *room.Service, c *clock, a, b *room.Admission, code string) {
 	t.Helper()
@@ -57,6 +56,8 @@ func testReplace(t *testing.T, s room.Store, _ Config) {
 	moveA, err := rooms.MoveCreate(ctx(t), a.Member)
 	mustOK(t, err)
 	moveB, err := rooms.MoveCreate(ctx(t), b.Member) // the thief moving the stolen seat
+	mustOK(t, err)
+	thief, err := rooms.ReplaceCreate(ctx(t), b.Member, hashOf(key(44))) // and replacing Alex
 	mustOK(t, err)
 
 	before := offset(t, s, id)
@@ -104,6 +105,9 @@ func testReplace(t *testing.T, s room.Store, _ Config) {
 	}
 	if _, err := rooms.MoveTake(ctx(t), id, moveA.Code, ""); !isErr(err, room.ErrMoveInvalid) {
 		t.Fatalf("a move code carrying the old secret: %v", err)
+	}
+	if _, err := rooms.ReplaceTake(ctx(t), id, thief.Code, key(44), key(3)); !isErr(err, room.ErrReplaceInvalid) {
+		t.Fatalf("the lost device's re-pair code for seat 1: %v", err)
 	}
 	// A third party with the spent code, or the old pairing link: nothing.
 	if _, err := rooms.ReplaceTake(ctx(t), id, code, newKey, key(2)); !isErr(err, room.ErrReplaceInvalid) {
