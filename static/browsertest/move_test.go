@@ -44,7 +44,7 @@ func TestMoveToAnotherDevice(t *testing.T) {
 	alex.tap("#nav-plan")
 	alex.tap("#move-open")
 	alex.visible("#move-qr svg path")
-	alex.shot("18-move-link")
+	alex.shot("27-move-link")
 	moveLink := until[string](alex, "the move link", `document.querySelector('#move-link').value`)
 	if !strings.HasPrefix(moveLink, srv.URL+"/#m=") {
 		t.Fatalf("move link %q does not start with %s/#m=", moveLink, srv.URL)
@@ -69,7 +69,7 @@ func TestMoveToAnotherDevice(t *testing.T) {
 
 	// The old tab is signed out, kindly, and forgets the room.
 	alex.visible(`#screen-notice[data-kind="moved"]`)
-	alex.shot("19-moved-away")
+	alex.shot("28-moved-away")
 	if keys := alex.storedKeys(); contains(keys, "softland.room") || contains(keys, "softland.sync") {
 		t.Errorf("the old tab still holds the room: %q", keys)
 	}
