@@ -85,3 +85,51 @@ func TestReplaceLostPhone(t *testing.T) {
 	fourth.open(repair)
 	fourth.visible(`#screen-notice[data-kind="replaceused"]`)
 }
+
+// TestLostPhoneBackLater: the lost phone was off while its partner replaced
+// it. When it is opened again its resume is refused with device_revoked,
+// and since it never made a move link it says it was replaced, not that it
+// moved; a phone that made a move link before going quiet says it moved.
+func TestLostPhoneBackLater(t *testing.T) {
+	srv := servertest.Start(t)
+	browser := startBrowser(t)
+	alex := newPhone(t, browser, "alex")
+	sam := newPhone(t, browser, "sam, the phone that gets lost")
+	alex.open(srv.URL)
+	alex.tap("#create")
+	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
+	sam.open(link)
+	sam.state("#pair-status", "paired")
+	for _, p := range []*phone{alex, sam} {
+		p.tap("#pair-continue")
+		p.visible("#screen-checkin")
+	}
+	sam.open("about:blank") // the phone is off: no page, no socket
+
+	alex.tap("#nav-plan")
+	alex.tap("#replace-open")
+	repair := until[string](alex, "the re-pair link", `document.querySelector('#replace-link').value`)
+	newSam := newPhone(t, browser, "sam, new phone")
+	newSam.open(repair)
+	newSam.state("#pair-status", "paired")
+
+	sam.open(srv.URL)
+	sam.visible(`#screen-notice[data-kind="lost"]`)
+	if keys := sam.storedKeys(); contains(keys, "softland.room") {
+		t.Errorf("the lost phone still holds the room: %q", keys)
+	}
+
+	// Sam's new phone makes a move link and goes quiet; the link is used
+	// elsewhere; back, it says it moved.
+	newSam.tap("#pair-continue")
+	newSam.visible("#screen-checkin")
+	newSam.tap("#nav-plan")
+	newSam.tap("#move-open")
+	move := until[string](newSam, "the move link", `document.querySelector('#move-link').value`)
+	newSam.open("about:blank")
+	third := newPhone(t, browser, "sam, third device")
+	third.open(move)
+	third.state("#pair-status", "paired")
+	newSam.open(srv.URL)
+	newSam.visible(`#screen-notice[data-kind="moved"]`)
+}

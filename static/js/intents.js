@@ -18,7 +18,7 @@ export class Intents {
     this.s = store;
   }
 
-  /** {room, secret, seat, device, link, inviteUntil, onboarded, mode, nonce} or null. */
+  /** {room, secret, seat, device, link, inviteUntil, onboarded, mode, nonce, moveMade} or null (moveMade: this phone made a move link and has not cancelled it). */
   room() {
     return this.s.get('room');
   }

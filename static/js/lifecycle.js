@@ -116,8 +116,12 @@ export function fatal(app, why, code) {
   if (why === 'moved') return wipe(app, app.session.st.replacedSeat === app.session.seat ? 'lost' : 'moved');
   // Authentication failed: the error frame before the close said why.
   const joining = !app.session.inRoom;
+  // device_revoked on resume: the seat went to another device while this
+  // one was away. Only a move this phone started (it made a move link) or a
+  // replacement the partner made can do that.
+  const revoked = app.session.room && app.session.room.moveMade ? 'moved' : 'lost';
   const kind =
-    { room_full: 'full', invite_expired: 'expired', not_found: 'gone', device_revoked: 'moved', invite_revoked: 'revoked', move_invalid: 'moveused', move_expired: 'moveexpired', replace_invalid: 'replaceused', replace_expired: 'replaceexpired' }[code] ||
+    { room_full: 'full', invite_expired: 'expired', not_found: 'gone', device_revoked: revoked, invite_revoked: 'revoked', move_invalid: 'moveused', move_expired: 'moveexpired', replace_invalid: 'replaceused', replace_expired: 'replaceexpired' }[code] ||
     (joining ? 'badlink' : 'gone');
   if (joining) {
     app.intents.setRoom(null);

@@ -33,6 +33,10 @@ export async function show(app) {
     setText($('move-error'), t('moveFailed'));
     return;
   }
+  // Remembered so that, if this phone later hears device_revoked on resume,
+  // it can tell a move it started from a replacement its partner made.
+  s.room.moveMade = true;
+  app.intents.setRoom(s.room);
   const link = moveLink(s.origin, s.room.room, ack.move, s.room.secret);
   $('move-link').value = link;
   setText($('move-expiry'), t('moveExpires', { time: deadline(ack.expiresAt, Date.now(), getLang()) }));
@@ -51,6 +55,8 @@ async function cancel(app) {
   hide();
   try {
     await app.session.request({ type: 'move.cancel' });
+    app.session.room.moveMade = false;
+    app.intents.setRoom(app.session.room);
   } catch {
     setText($('move-error'), t('moveFailed'));
   }
