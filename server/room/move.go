@@ -126,34 +126,55 @@ func (s *Service) MoveTake(ctx context.Context, roomID, code, nonce string) (*Ad
 			return ErrMoveExpired
 		}
 		if !again {
-			se.Revoked = append(se.Revoked, se.DeviceHash)
-			if n := len(se.Revoked); n > maxRevoked {
-				se.Revoked = append([]string{}, se.Revoked[n-maxRevoked:]...)
-			}
+			se.revoke()
 			se.MoveHash = ""
 			se.MoveProof = proof
 			se.JoinProof = ""
 			se.Push = nil // the old device must not be woken any more
 			t.emit(protocol.Event{Kind: protocol.KindMoved, Seat: seat})
 		}
-		se.DeviceHash = deviceHash
-		se.Gen++
-		se.MovedGen = se.Gen
-		m = Member{Room: t.st.ID, Seat: seat, Gen: se.Gen}
-		t.dirty = true
-		if se.Presence != protocol.PresenceOnline {
-			se.Presence = protocol.PresenceOnline
-			t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: seat, Presence: protocol.PresenceOnline})
-		}
+		m = t.handOver(seat, deviceHash)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	return s.admitNewDevice(ctx, st, m, device), nil
+}
+
+// revoke keeps the seat's current device token among the revoked ones (at
+// most maxRevoked, the newest), so that device is told it lost the seat
+// (CodeDeviceRevoked) rather than that it was never a member.
+func (se *Seat) revoke() {
+	se.Revoked = append(se.Revoked, se.DeviceHash)
+	if n := len(se.Revoked); n > maxRevoked {
+		se.Revoked = append([]string{}, se.Revoked[n-maxRevoked:]...)
+	}
+}
+
+// handOver gives the seat to a new device, by a move or a replacement: its
+// token, a new connection generation (so the old socket is replaced and
+// closed as moved), and online presence.
+func (t *tx) handOver(seat int, deviceHash string) Member {
+	se := &t.st.Seats[seat-1]
+	se.DeviceHash = deviceHash
+	se.Gen++
+	se.MovedGen = se.Gen
+	t.dirty = true
+	if se.Presence != protocol.PresenceOnline {
+		se.Presence = protocol.PresenceOnline
+		t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: seat, Presence: protocol.PresenceOnline})
+	}
+	return Member{Room: t.st.ID, Seat: seat, Gen: se.Gen}
+}
+
+// admitNewDevice welcomes a device that took a seat with its new token and
+// a snapshot: it has nothing of the room yet.
+func (s *Service) admitNewDevice(ctx context.Context, st *State, m Member, device string) *Admission {
 	w := s.welcome(st, m.Seat)
 	w.Device = device
 	w.Snapshot = st.Snapshot()
-	return s.admit(ctx, m, w, st), nil
+	return s.admit(ctx, m, w, st)
 }
 
 // revoked reports whether deviceHash is one a move took from a seat.

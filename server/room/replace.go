@@ -116,10 +116,7 @@ func (s *Service) ReplaceTake(ctx context.Context, roomID, code, joinKey, nonce 
 			return ErrReplaceExpired
 		}
 		if !again {
-			se.Revoked = append(se.Revoked, se.DeviceHash)
-			if n := len(se.Revoked); n > maxRevoked {
-				se.Revoked = append([]string{}, se.Revoked[n-maxRevoked:]...)
-			}
+			se.revoke()
 			se.ReplaceProof = proof
 			se.JoinProof, se.MoveProof = "", ""
 			se.Push = nil // the lost phone must not be woken any more
@@ -145,24 +142,13 @@ func (s *Service) ReplaceTake(ctx context.Context, roomID, code, joinKey, nonce 
 			t.st.Debriefs = nil
 			t.emit(protocol.Event{Kind: protocol.KindReplaced, Seat: seat, KeyEpoch: t.st.KeyEpoch, Nonce: nonce, KeyHash: keyHash})
 		}
-		se.DeviceHash = deviceHash
-		se.Gen++
-		se.MovedGen = se.Gen
-		m = Member{Room: t.st.ID, Seat: seat, Gen: se.Gen}
-		t.dirty = true
-		if se.Presence != protocol.PresenceOnline {
-			se.Presence = protocol.PresenceOnline
-			t.emit(protocol.Event{Kind: protocol.KindPresence, Seat: seat, Presence: protocol.PresenceOnline})
-		}
+		m = t.handOver(seat, deviceHash)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	w := s.welcome(st, m.Seat)
-	w.Device = device
-	w.Snapshot = st.Snapshot()
-	return s.admit(ctx, m, w, st), nil
+	return s.admitNewDevice(ctx, st, m, device), nil
 }
 
 // replaceProof binds a re-pair code and join key to the new device's nonce.
