@@ -3,12 +3,7 @@ package keys
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"net/url"
-	"strings"
-
-	"softland/server/protocol"
 )
 
 // ReplaceLink is a re-pair link (protocol §3.7): the remaining phone's offer
@@ -38,41 +33,8 @@ func (l ReplaceLink) String() string {
 // ParseReplaceLink parses a re-pair link with the rules of ParseLink.
 // Errors never quote the code or the secret.
 func ParseReplaceLink(s string) (ReplaceLink, error) {
-	s = strings.TrimSpace(s)
-	before, frag, ok := strings.Cut(s, "#")
-	if !ok {
-		return ReplaceLink{}, errors.New("keys: re-pair link has no #r=room.code.secret part")
-	}
-	u, err := url.Parse(before)
-	switch {
-	case err != nil:
-		return ReplaceLink{}, errors.New("keys: re-pair link does not start with a valid URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return ReplaceLink{}, errors.New("keys: re-pair link must start with http:// or https://")
-	case u.Host == "" || u.User != nil || u.Opaque != "":
-		return ReplaceLink{}, errors.New("keys: re-pair link has no plain host")
-	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery:
-		return ReplaceLink{}, errors.New("keys: re-pair link has a path or query before #")
-	}
-	rest, ok := strings.CutPrefix(frag, replacePrefix)
-	if !ok {
-		return ReplaceLink{}, errors.New("keys: not a re-pair link (its #part does not start with r=)")
-	}
-	parts := strings.Split(rest, ".")
-	if len(parts) != 3 {
-		return ReplaceLink{}, errors.New("keys: re-pair link's #part is not r=room.code.secret")
-	}
-	if !protocol.IsRoomID(parts[0]) {
-		return ReplaceLink{}, errors.New("keys: re-pair link's room is not a lowercase UUID")
-	}
-	if !protocol.IsKey(parts[1]) {
-		return ReplaceLink{}, errors.New("keys: re-pair link's code is not 32 bytes in unpadded base64url")
-	}
-	secret, err := Encoding.DecodeString(parts[2])
-	if err != nil || len(secret) != SecretSize {
-		return ReplaceLink{}, fmt.Errorf("keys: re-pair link's secret is not %d bytes in unpadded base64url", SecretSize)
-	}
-	return ReplaceLink{Origin: u.Scheme + "://" + u.Host, Room: parts[0], Code: parts[1], Secret: secret}, nil
+	l, err := parseCodeLink(s, "re-pair link", replacePrefix)
+	return ReplaceLink(l), err
 }
 
 // InfoVerifyPrefix starts the HKDF info of the verification words.
