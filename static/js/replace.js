@@ -6,12 +6,39 @@
 // and shows the verification words (screens/verify.js). Loaded only when
 // asked for, like move.js.
 
+import * as C from './crypto.js';
 import { getLang, t } from './i18n.js';
+import { replaceLink } from './verify.js';
 import { $, setText } from './view.js';
 import * as vm from './vm.js';
 import { deadline } from './when.js';
 
 let bound = false;
+
+/**
+ * Asks for a re-pair link for the partner's lost phone (protocol §3.7): a
+ * new secret, kept in the room record as pending until the replaced event
+ * (the session then moves to it), and a one-time code from the server.
+ * Returns {link, expiresAt}.
+ */
+async function createReplace(s) {
+  const secret = C.b64u(C.newSecret());
+  const keys = await C.deriveKeys(C.unb64u(secret));
+  const r = s.room;
+  r.pending = { secret, code: '', keyHash: keys.joinKeyHash };
+  s.intents.setRoom(r); // before asking: the new secret must survive a reload
+  const ack = await s.request({ type: 'replace.create', joinKeyHash: keys.joinKeyHash });
+  r.pending.code = ack.replace;
+  s.intents.setRoom(r);
+  return { link: replaceLink(s.origin, r.room, ack.replace, secret), expiresAt: ack.expiresAt };
+}
+
+/** Revokes this seat's pending re-pair link and forgets its secret. */
+async function cancelReplace(s) {
+  await s.request({ type: 'replace.cancel' });
+  delete s.room.pending;
+  s.intents.setRoom(s.room);
+}
 
 /** Asks for a re-pair link and shows it, replacing any earlier one. */
 export async function show(app) {
@@ -24,7 +51,7 @@ export async function show(app) {
   }
   let r;
   try {
-    r = await s.createReplace();
+    r = await createReplace(s);
   } catch {
     setText($('replace-error'), t('moveFailed'));
     return;
@@ -46,7 +73,7 @@ export async function show(app) {
 async function cancel(app) {
   hide();
   try {
-    await app.session.cancelReplace();
+    await cancelReplace(app.session);
   } catch {
     setText($('replace-error'), t('moveFailed'));
   }

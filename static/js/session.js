@@ -17,7 +17,7 @@ import * as C from './crypto.js';
 import { receiptDue } from './outbox.js';
 import { concreteIds } from './rules.js';
 import { emptyState, fromSnapshot, applyEvent } from './state.js';
-import { replaceLink, verifyWords } from './verify.js';
+import { verifyWords } from './verify.js';
 
 /** Events that change what is sealed or revealed, so blobs are opened again. */
 const REOPEN = new Set(['announced', 'settings', 'debrief.released', 'round.revealed', 'round.opened', 'round.closed', 'replaced']);
@@ -211,30 +211,6 @@ export class Session {
     this.emit({ type: 'event', ev, prev });
     this.confirm();
     this.reseal();
-  }
-
-  /**
-   * Asks for a re-pair link for the partner's lost phone (protocol §3.7):
-   * a new secret, kept as pending until the replaced event, and a one-time
-   * code from the server. Returns {link, expiresAt}.
-   */
-  async createReplace() {
-    const secret = C.b64u(C.newSecret());
-    const keys = await C.deriveKeys(C.unb64u(secret));
-    const r = this.room;
-    r.pending = { secret, code: '', keyHash: keys.joinKeyHash };
-    this.intents.setRoom(r); // before asking: the new secret must survive a reload
-    const ack = await this.request({ type: 'replace.create', joinKeyHash: keys.joinKeyHash });
-    r.pending.code = ack.replace;
-    this.intents.setRoom(r);
-    return { link: replaceLink(this.origin, r.room, ack.replace, secret), expiresAt: ack.expiresAt };
-  }
-
-  /** Revokes this seat's pending re-pair link and forgets its secret. */
-  async cancelReplace() {
-    await this.request({ type: 'replace.cancel' });
-    delete this.room.pending;
-    this.intents.setRoom(this.room);
   }
 
   /** Moves to a new room secret: new keys, nothing opened with the old. */
