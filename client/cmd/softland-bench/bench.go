@@ -55,6 +55,18 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 	if err := e.checkFiles(); err != nil {
 		return err
 	}
+	if pin := cfg.pin; pin != nil {
+		// The phones: this process, and the workers it starts, which
+		// inherit its affinity. The servers are pinned as they start.
+		was, err := selfAffinity()
+		if err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+		if err := pinProcess(os.Getpid(), pin.phones); err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+		defer restoreSelf(was)
+	}
 	// The clients share two cores with the server: collect their garbage
 	// less often, and give it back afterwards (tests run this in-process).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
@@ -86,7 +98,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		Machine: machine(nofile),
 		Args:    args,
 		Settings: Settings{
-			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate,
+			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate, Pinning: cfg.pin.String(),
 			DurationSecond: cfg.duration.Seconds(), PauseEvery: cfg.pauseEvery,
 			PerSource: cfg.perSource, SourceAddrs: (2*cfg.pairs + cfg.perSource - 1) / cfg.perSource,
 		},
@@ -125,8 +137,8 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		rep.Results = append(rep.Results, r)
 	}
 	rep.Goals = goals(rep)
-	if p := rep.Settings.Rate / 2 * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f submits/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f submits/s", cfg.rate, p, 2*float64(cfg.pairs)/MinPairPeriod.Seconds()))
+	if p := rep.Settings.Rate * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f taps/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f taps/s", cfg.rate, p, float64(cfg.pairs)/MinPairPeriod.Seconds()))
 	}
 	printReport(stdout, rep)
 	if cfg.jsonPath != "" {
@@ -226,6 +238,15 @@ func (e *env) serverFlags() []string {
 	return flags
 }
 
+// serverCPUs is where servers and redis-server run in the pinned mode (nil:
+// anywhere).
+func (e *env) serverCPUs() []int {
+	if e.cfg.pin == nil {
+		return nil
+	}
+	return e.cfg.pin.server
+}
+
 // server is one measured server process.
 type server struct {
 	p     *proc
@@ -240,7 +261,7 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 		if redisURL != "" {
 			args = append(args, "-redis-url", redisURL)
 		}
-		p, err := startProc(ctx, name, e.dir, e.self, args, childEnviron(childEnv+"=1"), true)
+		p, err := startProc(ctx, name, e.dir, e.self, args, childEnviron(childEnv+"=1"), true, e.serverCPUs())
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +281,7 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 	if redisURL != "" {
 		args = append(args, "-redis-url", redisURL)
 	}
-	p, err := startProc(ctx, name, e.dir, e.bin, args, childEnviron(), true)
+	p, err := startProc(ctx, name, e.dir, e.bin, args, childEnviron(), true, e.serverCPUs())
 	if err != nil {
 		return nil, err
 	}
@@ -285,14 +306,14 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	}()
 	redisURL := ""
 	if mode == modeRedis || mode == modeTwo {
-		if redis, redisURL, err = startRedis(ctx, e.dir, cfg.redisBin); err != nil {
+		if redis, redisURL, err = startRedis(ctx, e.dir, cfg.redisBin, e.serverCPUs()); err != nil {
 			return nil, err
 		}
 	}
 	switch mode {
 	case modeFloor:
 		for i := range e.floorProcs() {
-			p, err := startProc(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, childEnviron(childEnv+"=1"), true)
+			p, err := startProc(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, childEnviron(childEnv+"=1"), true, e.serverCPUs())
 			if err != nil {
 				return nil, err
 			}
@@ -398,10 +419,12 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	prof.fetch(ctx, "heap-idle", "/debug/pprof/heap?gc=1")
 
 	// The load.
-	roundsPerSec := cfg.rate / 2
-	period := time.Duration(float64(active) / roundsPerSec * float64(time.Second))
+	period := time.Duration(float64(active) / cfg.rate * float64(time.Second))
 	period = max(period, MinPairPeriod)
-	res.ScheduledRate = 2 * float64(active) / period.Seconds()
+	res.ScheduledRate = float64(active) / period.Seconds()
+	// A pair behind schedule may go on this long after the end to catch up
+	// with the taps it owes.
+	grace := cfg.stepTimeout
 	var redisCPU0, redisCPU1 procStat
 	if redis != nil {
 		redisCPU0, _ = readProc(redis.pid())
@@ -414,8 +437,8 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	bench0, _ := readProcs(clients.pids())
 	machine0, haveMachine := machineBusy()
 	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
-	e.progress("%s: rounds for %s at %.0f submits/s (each pair every %s)", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
-	if err := clients.load(ctx, start, period, cfg.duration); err != nil {
+	e.progress("%s: rounds for %s at %.0f taps/s (each pair every %s), open loop", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
+	if err := clients.load(ctx, start, period, cfg.duration, grace); err != nil {
 		return nil, err
 	}
 	loadDur := time.Since(start)
@@ -450,7 +473,14 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	if len(fr.ErrorKinds) > 0 {
 		res.ErrorKinds = fr.ErrorKinds
 	}
-	res.AchievedRate = float64(res.Submits) / cfg.duration.Seconds()
+	res.Taps, res.Unsent = fr.Taps, fr.Unsent
+	// Achieved: the taps that completed over the time it took, from the
+	// first due time to the last reveal, never less than the run's length.
+	took := cfg.duration
+	if fr.LastReveal > 0 {
+		took = max(took, time.Unix(0, fr.LastReveal).Sub(start))
+	}
+	res.AchievedRate = float64(res.Taps) / took.Seconds()
 	res.Reveal = summarize(append(slices.Clone(fr.Sender), fr.Partner...))
 	res.RevealSender = summarize(fr.Sender)
 	res.RevealPartner = summarize(fr.Partner)

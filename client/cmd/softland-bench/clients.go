@@ -24,6 +24,9 @@ type fleetResults struct {
 	Pause       []int64        `json:"pause"`
 	Rounds      int64          `json:"rounds"`
 	Submits     int64          `json:"submits"`
+	Taps        int64          `json:"taps"`        // completing submits whose reveal arrived
+	Unsent      int64          `json:"unsent"`      // taps due before the end that never completed
+	LastReveal  int64          `json:"last_reveal"` // Unix nanoseconds of the last tap's reveal
 	LateRounds  int64          `json:"late_rounds"`
 	LateFrames  int64          `json:"late_frames"`
 	Lost        int64          `json:"lost"`
@@ -45,6 +48,9 @@ func (r *fleetResults) merge(o *fleetResults) {
 	r.Pause = append(r.Pause, o.Pause...)
 	r.Rounds += o.Rounds
 	r.Submits += o.Submits
+	r.Taps += o.Taps
+	r.Unsent += o.Unsent
+	r.LastReveal = max(r.LastReveal, o.LastReveal)
 	r.LateRounds += o.LateRounds
 	r.LateFrames += o.LateFrames
 	r.Lost += o.Lost
@@ -91,6 +97,11 @@ func (f *fleet) collect() *fleetResults {
 		r.Pause = append(r.Pause, p.pause...)
 		r.Rounds += p.rounds
 		r.Submits += p.submits
+		r.Taps += p.taps
+		r.Unsent += p.unsent
+		if p.taps > 0 {
+			r.LastReveal = max(r.LastReveal, f.base.Add(time.Duration(p.lastReveal)).UnixNano())
+		}
 		r.LateRounds += p.late
 		r.LateFrames += p.lateFrames
 		r.Lost += p.missing
@@ -122,7 +133,7 @@ func (f *fleet) collect() *fleetResults {
 // sockets. Its steps run in this order: setup, load, finish, results, close.
 type clientSide interface {
 	setup(ctx context.Context) (active int, err error)
-	load(ctx context.Context, start time.Time, period, dur time.Duration) error
+	load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error
 	finish(ctx context.Context) error
 	results(ctx context.Context) (*fleetResults, error)
 	close()
@@ -137,8 +148,8 @@ func (l *local) setup(ctx context.Context) (int, error) {
 	return l.f.active(), ctx.Err()
 }
 
-func (l *local) load(ctx context.Context, start time.Time, period, dur time.Duration) error {
-	l.f.load(ctx, start, period, dur)
+func (l *local) load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
+	l.f.load(ctx, start, period, dur, grace)
 	return ctx.Err()
 }
 
@@ -163,6 +174,7 @@ type workerCmd struct {
 	Start  int64        `json:"start,omitempty"` // Unix nanoseconds
 	Period int64        `json:"period,omitempty"`
 	Dur    int64        `json:"dur,omitempty"`
+	Grace  int64        `json:"grace,omitempty"`
 }
 
 type workerReply struct {
@@ -197,7 +209,7 @@ func serveWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 			f.setup(ctx)
 			rep.Active = f.active()
 		case c.Cmd == "load" && f != nil:
-			f.load(ctx, time.Unix(0, c.Start), time.Duration(c.Period), time.Duration(c.Dur))
+			f.load(ctx, time.Unix(0, c.Start), time.Duration(c.Period), time.Duration(c.Dur), time.Duration(c.Grace))
 		case c.Cmd == "finish" && f != nil:
 			f.finish(finishQuiet)
 		case c.Cmd == "results" && f != nil:
@@ -338,8 +350,8 @@ func (w *workers) setup(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func (w *workers) load(ctx context.Context, start time.Time, period, dur time.Duration) error {
-	_, err := w.all(ctx, &workerCmd{Cmd: "load", Start: start.UnixNano(), Period: int64(period), Dur: int64(dur)})
+func (w *workers) load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
+	_, err := w.all(ctx, &workerCmd{Cmd: "load", Start: start.UnixNano(), Period: int64(period), Dur: int64(dur), Grace: int64(grace)})
 	return err
 }
 

@@ -218,9 +218,12 @@ type pair struct {
 	revealSender, revealPartner   []int64 // nanoseconds: the tapping phone, the other
 	pause                         []int64
 	missing, dups, unexpected     int64
-	mismatched, wrong, errs, late int64
+	mismatched, wrong, errs, late int64 // late: rounds started after their tap was due
 	rounds, submits, lateFrames   int64
-	pending                       *want // the step that timed out, if any
+	taps, unsent                  int64     // completed taps; taps due before the end never completed
+	lastTap                       time.Time // due time of the last completed tap
+	lastReveal                    int64     // when its reveal arrived (fleet time)
+	pending                       *want     // the step that timed out, if any
 }
 
 const noteBuffer = 32
@@ -549,13 +552,20 @@ func (s *sock) parseFloor(n *note) {
 	}
 }
 
-// load runs check-in rounds on every pair that was set up, each pair every
-// period from start until start+dur, pair i's first round at
-// start+period*i/TotalPairs so that all fleets together spread evenly.
-// Rounds that start late because the previous one overran are counted; the
-// schedule does not try to catch up with a burst.
-func (f *fleet) load(ctx context.Context, start time.Time, period, dur time.Duration) {
+// load runs check-in rounds on every pair that was set up, open loop: pair
+// i's k-th tap (the submit that completes its round) is due at
+// start+period*(i/TotalPairs+k), for every k with a due time before
+// start+dur, whether or not the server kept up. A pair prepares a round
+// (round.open and the first submit) as soon as the previous one is closed,
+// sends the tap at its due time or, when it is behind, at once, and every
+// latency is measured from the due time, so a server that falls behind shows
+// its queue rather than slowing the schedule (no coordinated omission). A
+// pair still behind at cutoff stops; the taps it still owed are counted as
+// unsent, and their wait until cutoff is taken as their latency, a lower
+// bound.
+func (f *fleet) load(ctx context.Context, start time.Time, period, dur, grace time.Duration) {
 	end := start.Add(dur)
+	cutoff := end.Add(grace)
 	var wg sync.WaitGroup
 	for _, p := range f.pairs {
 		if !p.ok {
@@ -565,42 +575,79 @@ func (f *fleet) load(ctx context.Context, start time.Time, period, dur time.Dura
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.drive(ctx, first, period, end)
+			p.drive(ctx, first, period, end, cutoff)
 		}()
 	}
 	wg.Wait()
 }
 
-func (p *pair) drive(ctx context.Context, next time.Time, period time.Duration, end time.Time) {
-	if !next.Before(end) {
-		return // a long period: this pair's turn would come after the run
-	}
-	t := time.NewTimer(time.Until(next))
-	defer t.Stop()
-	for r := 0; ; r++ {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+func (p *pair) drive(ctx context.Context, due time.Time, period time.Duration, end, cutoff time.Time) {
+	var lastStart time.Time
+	for r := 0; due.Before(end); r, due = r+1, due.Add(period) {
+		// Two rounds of a pair never start closer than MinPairPeriod, even
+		// when catching up, so no socket runs into the server's per-socket
+		// request limit; the wait counts in the latency like any other.
+		if !lastStart.IsZero() {
+			if !p.wait(ctx, lastStart.Add(MinPairPeriod), cutoff) {
+				p.owe(due, period, end, cutoff)
+				return
+			}
+		}
+		lastStart = time.Now()
+		if !lastStart.Before(cutoff) {
+			p.owe(due, period, end, cutoff)
 			return
 		}
-		if !time.Now().Before(end) {
-			return
-		}
-		if !p.round(r) {
-			p.ok = false
-			return
-		}
-		next = next.Add(period)
-		if d := time.Until(next); d < 0 {
+		if time.Now().After(due) {
 			p.late++
-			next = time.Now()
 		}
-		if !next.Before(end) {
+		if !p.round(ctx, r, due, cutoff) {
+			if ctx.Err() == nil && time.Now().Before(cutoff) {
+				p.ok = false
+			}
+			p.owe(due, period, end, cutoff)
 			return
 		}
-		t.Reset(time.Until(next))
 	}
 }
+
+// wait sleeps until t; it reports false when ctx ends or t is past cutoff.
+func (p *pair) wait(ctx context.Context, t, cutoff time.Time) bool {
+	if !t.Before(cutoff) {
+		return false
+	}
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// owe records the taps from due on that were scheduled before end but never
+// completed: each counts as unsent, with its wait until cutoff as a lower
+// bound of its latency at both phones.
+func (p *pair) owe(due time.Time, period time.Duration, end, cutoff time.Time) {
+	for ; due.Before(end); due = due.Add(period) {
+		if p.tapDone(due) {
+			continue
+		}
+		p.unsent++
+		d := int64(cutoff.Sub(due))
+		p.revealSender = append(p.revealSender, d)
+		p.revealPartner = append(p.revealPartner, d)
+	}
+}
+
+// tapDone reports whether the tap due then completed (the round that owns
+// it got as far as the reveal before failing or running out of time).
+func (p *pair) tapDone(due time.Time) bool { return !p.lastTap.IsZero() && !due.After(p.lastTap) }
 
 // step sends msg from seat and waits for kinds at both seats (and, on
 // Softland, the answer). On the floor the frame's id carries the next offset
@@ -619,10 +666,11 @@ func (p *pair) step(seat int, msg interface{ SetID(string) }, floorKind uint8, k
 	return w, p.send(seat, msg) && p.await(w)
 }
 
-// round is one check-in: one seat opens and answers first, the other
-// completes the pair (the measured tap), in every PauseEvery-th round one
-// seat pauses and lifts it, and the round is closed. Seats take turns.
-func (p *pair) round(r int) bool {
+// round is one check-in: one seat opens and answers first; at the tap's due
+// time (or at once, when the pair is behind) the other completes the pair
+// (the measured tap); in every PauseEvery-th round one seat pauses and lifts
+// it; and the round is closed. Seats take turns.
+func (p *pair) round(ctx context.Context, r int, due, cutoff time.Time) bool {
 	first, second := r%2, 1-r%2
 	w, ok := p.step(first, &protocol.RoundOpen{Header: hdr(protocol.TypeRoundOpen)}, kOpened, kOpened)
 	if !ok {
@@ -637,14 +685,22 @@ func (p *pair) round(r int) bool {
 		return false
 	}
 	p.submits++
-	t0 := p.f.now()
+	if !p.wait(ctx, due, cutoff) {
+		return false
+	}
+	t0 := int64(due.Sub(p.f.base))
 	w, ok = p.step(second, &protocol.Submit{Header: hdr(protocol.TypeSubmit), Round: roundID, Tokens: subs[second]}, kRevealed, kSubmitted, kRevealed)
 	if !ok {
 		return false
 	}
 	p.submits++
+	p.taps++
+	p.lastTap = due
 	p.revealSender = append(p.revealSender, w.at[second][kRevealed]-t0)
 	p.revealPartner = append(p.revealPartner, w.at[first][kRevealed]-t0)
+	if at := max(w.at[0][kRevealed], w.at[1][kRevealed]); at > p.lastReveal {
+		p.lastReveal = at
+	}
 	if w.hash[0] != w.hash[1] {
 		p.mismatched++
 		p.f.noteErr("reveal frames differ between the phones")

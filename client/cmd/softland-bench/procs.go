@@ -41,11 +41,20 @@ var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
 // it listens. Its stderr and stdout go to a log file in dir. The child gets
 // SIGKILL if this process dies (Pdeathsig), so nothing outlives a crash; stop
 // ends it normally.
-func startProc(ctx context.Context, name, dir, bin string, args, env []string, wantURL bool) (*proc, error) {
+//
+// With cpus, the child runs on those CPUs only: under taskset when it is
+// installed, else pinned thread by thread right after it started.
+func startProc(ctx context.Context, name, dir, bin string, args, env []string, wantURL bool, cpus []int) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
+	}
+	pinAfter := false
+	if len(cpus) > 0 {
+		var wrapped bool
+		bin, args, wrapped = wrapTaskset(cpus, bin, args)
+		pinAfter = !wrapped
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
@@ -84,6 +93,12 @@ func startProc(ctx context.Context, name, dir, bin string, args, env []string, w
 		logf.Close()
 		close(p.waited)
 	}()
+	if pinAfter {
+		if err := pinProcess(cmd.Process.Pid, cpus); err != nil {
+			p.stop()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if !wantURL {
 		return p, nil
 	}
@@ -240,7 +255,7 @@ func probeServer(ctx context.Context, bin string) serverCaps {
 }
 
 // startRedis starts a redis-server without persistence on a free port.
-func startRedis(ctx context.Context, dir, bin string) (*proc, string, error) {
+func startRedis(ctx context.Context, dir, bin string, cpus []int) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -254,7 +269,7 @@ func startRedis(ctx context.Context, dir, bin string) (*proc, string, error) {
 		"--save", "", "--appendonly", "no", "--protected-mode", "no",
 		"--dir", rdir, "--maxclients", "50000", "--loglevel", "warning",
 	}
-	p, err := startProc(ctx, "redis", dir, bin, args, childEnviron(), false)
+	p, err := startProc(ctx, "redis", dir, bin, args, childEnviron(), false, cpus)
 	if err != nil {
 		return nil, "", err
 	}

@@ -40,7 +40,8 @@ type Machine struct {
 type Settings struct {
 	Pairs          int     `json:"pairs"`
 	Sockets        int     `json:"sockets"`
-	Rate           float64 `json:"target_submits_per_second"`
+	Rate           float64 `json:"target_taps_per_second"`
+	Pinning        string  `json:"pinning"`
 	DurationSecond float64 `json:"duration_seconds"`
 	PauseEvery     int     `json:"pause_every"`
 	PerSource      int     `json:"sockets_per_source_address"`
@@ -57,15 +58,18 @@ type Result struct {
 	SetupSeconds float64 `json:"setup_seconds"`
 	SetupRate    float64 `json:"setup_sockets_per_second"`
 
-	TargetRate    float64 `json:"target_submits_per_second"`
-	ScheduledRate float64 `json:"scheduled_submits_per_second"` // after the per-pair cap
-	AchievedRate  float64 `json:"achieved_submits_per_second"`
+	// Rates are in taps: completing submits, one per round.
+	TargetRate    float64 `json:"target_taps_per_second"`
+	ScheduledRate float64 `json:"scheduled_taps_per_second"` // after the per-pair cap
+	AchievedRate  float64 `json:"achieved_taps_per_second"`  // completed taps over first due time to last reveal
+	Taps          int64   `json:"taps"`
+	Unsent        int64   `json:"taps_unsent"` // due before the end, never completed (counted in latency as their wait until cutoff)
 	LoadSeconds   float64 `json:"load_seconds"`
 	Rounds        int64   `json:"rounds"`
 	Submits       int64   `json:"submits"`
-	LateRounds    int64   `json:"late_rounds"`
+	LateRounds    int64   `json:"late_rounds"` // rounds that started after their tap was due
 
-	Reveal        Latency `json:"tap_to_reveal_ms"`         // both phones' samples
+	Reveal        Latency `json:"tap_to_reveal_ms"`         // both phones' samples, from the tap's due time
 	RevealSender  Latency `json:"tap_to_reveal_tapping_ms"` // the phone whose submit completed the pair
 	RevealPartner Latency `json:"tap_to_reveal_partner_ms"` // the other phone
 	Pause         Latency `json:"pause_ms"`                 // at the partner
