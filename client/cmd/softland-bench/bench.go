@@ -13,17 +13,21 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/peers"
 )
 
 // env is what one invocation shares between its runs.
 type env struct {
-	cfg      *config
-	dir      string // temporary: binaries, logs, redis
-	bin      string // softland
-	caps     serverCaps
-	harness  bool // run the profiling harness instead of bin
-	self     string
-	progress func(format string, args ...any)
+	cfg              *config
+	dir              string // temporary: binaries, logs, redis
+	bin              string // softland
+	caps             serverCaps
+	harness          bool // run the profiling harness instead of bin
+	self             string
+	progress         func(format string, args ...any)
+	centrifugo       string // binary, when measured
+	centrifugoSecret []byte // of the running node
 	// perProc is how many sockets one process may hold here: RLIMIT_NOFILE
 	// less room for everything else a process opens.
 	perProc int
@@ -126,6 +130,25 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		}
 		rep.Floor = r
 	}
+	var note string
+	if e.centrifugo, note = e.centrifugoBin(ctx); note != "" {
+		rep.Notes = append(rep.Notes, note)
+		e.progress("%s", note)
+	}
+	if e.centrifugo != "" {
+		if 2*cfg.pairs > e.perProc+serverFileSlack-clientFileSlack {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("Centrifugo not measured: its %d client sockets must fit in this process, which may open %d files", 2*cfg.pairs, nofile))
+		} else {
+			e.progress("centrifugo: %d pairs", cfg.pairs)
+			r, err := e.measure(ctx, modeCentrifugo)
+			if err != nil {
+				keep = true
+				return fmt.Errorf("centrifugo: %w", err)
+			}
+			compare(r, rep.Floor)
+			rep.Peers = append(rep.Peers, r)
+		}
+	}
 	for _, m := range cfg.modes {
 		e.progress("%s: %d pairs", m, cfg.pairs)
 		r, err := e.measure(ctx, m)
@@ -151,7 +174,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		}
 	}
 	var bad []string
-	for _, r := range append(rep.Results, rep.Floor) {
+	for _, r := range append(append(slices.Clone(rep.Results), rep.Peers...), rep.Floor) {
 		if r != nil && (r.Lost|r.Duplicated|r.Unexpected|r.Mismatched|r.WrongReveal|r.Errors != 0 || r.FailedPairs != 0) {
 			bad = append(bad, r.Name)
 		}
@@ -325,6 +348,13 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 			return nil, err
 		}
 		servers = append(servers, s)
+	case modeCentrifugo:
+		s, secret, err := e.startCentrifugo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+		e.centrifugoSecret = secret
 	case modeTwo:
 		for i := range cfg.instances {
 			s, err := e.startSoftland(ctx, fmt.Sprintf("softland-two-%d", i+1), redisURL)
@@ -349,7 +379,11 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		if i < len(servers) {
 			p = servers[i].p
 		}
-		if err := waitHTTP(ctx, b+"/readyz", p); err != nil {
+		ready := "/readyz"
+		if mode == modeCentrifugo {
+			ready = "/health"
+		}
+		if err := waitHTTP(ctx, b+ready, p); err != nil {
 			return nil, err
 		}
 	}
@@ -370,6 +404,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	}
 
 	res = &Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
+	if mode == modeFloor {
+		res.Name = "relay"
+	}
 	if mode == modeTwo && cfg.instances != 2 {
 		res.Name = fmt.Sprintf("redis×%d", cfg.instances)
 	}
@@ -378,7 +415,15 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 
 	var clients clientSide
 	setupStart := time.Now()
-	if e.clientProcs() == 0 {
+	if mode == modeCentrifugo {
+		// One process holds every socket: checkFiles made sure it may.
+		clients = &peerSide{wait: cfg.stepTimeout, f: peers.New(peers.Config{
+			URL:    "ws" + strings.TrimPrefix(bases[0], "http") + "/connection/websocket",
+			Secret: e.centrifugoSecret, Pairs: cfg.pairs, Dialers: cfg.dialers,
+			StepTimeout: cfg.stepTimeout, Progress: e.progress,
+			Client: newFleet(ctx, fc).client,
+		})}
+	} else if e.clientProcs() == 0 {
 		clients = &local{f: newFleet(ctx, fc)}
 	} else {
 		w, err := startWorkers(e.dir, e.self, fc, e.clientProcs())

@@ -56,8 +56,8 @@ func smoke(t *testing.T, args ...string) *Report {
 	}
 	out := filepath.Join(t.TempDir(), "report.json")
 	args = append([]string{"-server-bin", bin,
-		"-pairs", "50", "-rate", "200", "-duration", "3s", "-settle", "200ms",
-		"-pause-every", "1", "-q", "-json", out,
+		"-pairs", "50", "-rate", "100", "-duration", "3s", "-settle", "200ms",
+		"-pause-every", "1", "-q", "-json", out, "-centrifugo", "off",
 	}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -180,6 +180,8 @@ func TestParseRefuses(t *testing.T) {
 		"floor off remote": {"-floor-server", "-addr", "0.0.0.0:0"},
 		"unknown mode":     {"-mode", "cluster"},
 		"pid alone":        {"-pid", "1"},
+		"pin overlaps":     {"-pin", "0/0"},
+		"pin not a list":   {"-pin", "0/x"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parse(args, io.Discard); err == nil {
