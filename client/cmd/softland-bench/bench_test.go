@@ -219,3 +219,28 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("summarize = %+v, want %+v", got, want)
 	}
 }
+
+// TestSmokeCentrifugo runs the Centrifugo peer beside the floor when
+// SOFTLAND_BENCH_CENTRIFUGO names a centrifugo binary (building one takes
+// minutes and the module proxy, so no test does it).
+func TestSmokeCentrifugo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Centrifugo and 100 sockets")
+	}
+	bin := os.Getenv("SOFTLAND_BENCH_CENTRIFUGO")
+	if bin == "" {
+		t.Skip("set SOFTLAND_BENCH_CENTRIFUGO to a centrifugo v6.9.1 binary to run this")
+	}
+	t.Parallel()
+	rep := smoke(t, "-mode", "floor", "-centrifugo", bin)
+	if len(rep.Peers) != 1 {
+		t.Fatalf("%d peers measured, want 1 (notes: %v)", len(rep.Peers), rep.Notes)
+	}
+	c := rep.Peers[0]
+	if c.Taps == 0 || c.Reveal.N != int(c.Taps) {
+		t.Errorf("centrifugo: %d taps, %d latency samples", c.Taps, c.Reveal.N)
+	}
+	if c.Lost+c.Duplicated+c.Errors+c.Unsent != 0 {
+		t.Errorf("centrifugo: lost %d, duplicated %d, errors %d, unsent %d (%v)", c.Lost, c.Duplicated, c.Errors, c.Unsent, c.ErrorKinds)
+	}
+}

@@ -394,7 +394,6 @@ func (f *Fleet) Load(ctx context.Context, start time.Time, period, dur, grace ti
 }
 
 func (p *pair) publish(ctx context.Context, end, cutoff time.Time) {
-	pad := strings.Repeat("x", MessageBytes-len(`{"s":000000,"p":""}`))
 	t := time.NewTimer(0)
 	defer t.Stop()
 	<-t.C
@@ -412,7 +411,10 @@ func (p *pair) publish(ctx context.Context, end, cutoff time.Time) {
 				continue
 			}
 		}
-		msg := fmt.Sprintf(`{"id":%d,"publish":{"channel":"%s","data":{"s":%06d,"p":"%s"}}}`, seq+10, p.channel, seq, pad)
+		// The data is MessageBytes long: the sequence number, padded.
+		num := strconv.Itoa(seq)
+		pad := strings.Repeat("x", max(0, MessageBytes-len(`{"s":,"p":""}`)-len(num)))
+		msg := `{"id":` + strconv.Itoa(seq+10) + `,"publish":{"channel":"` + p.channel + `","data":{"s":` + num + `,"p":"` + pad + `"}}}`
 		wctx, cancel := context.WithDeadline(ctx, cutoff)
 		err := p.pub.Write(wctx, websocket.MessageText, []byte(msg))
 		cancel()
