@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/procs"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +24,7 @@ type env struct {
 	cfg              *config
 	dir              string // temporary: binaries, logs, redis
 	bin              string // softland
-	caps             serverCaps
+	caps             procs.ServerCaps
 	harness          bool // run the profiling harness instead of bin
 	self             string
 	progress         func(format string, args ...any)
@@ -51,7 +53,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 	}}
 	// Each side holds one socket per phone: the servers, started from here,
 	// inherit the limit.
-	nofile, err := raiseNofile(uint64(2*cfg.pairs + 8192))
+	nofile, err := procs.RaiseNofile(uint64(2*cfg.pairs + 8192))
 	if err != nil {
 		return err
 	}
@@ -62,14 +64,14 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 	if pin := cfg.pin; pin != nil {
 		// The phones: this process, and the workers it starts, which
 		// inherit its affinity. The servers are pinned as they start.
-		was, err := selfAffinity()
+		was, err := procs.SelfAffinity()
 		if err != nil {
 			return fmt.Errorf("-pin: %w", err)
 		}
-		if err := pinProcess(os.Getpid(), pin.phones); err != nil {
+		if err := procs.PinProcess(os.Getpid(), pin.Phones); err != nil {
 			return fmt.Errorf("-pin: %w", err)
 		}
-		defer restoreSelf(was)
+		defer procs.RestoreSelf(was)
 	}
 	// The clients share two cores with the server: collect their garbage
 	// less often, and give it back afterwards (tests run this in-process).
@@ -193,14 +195,14 @@ func (e *env) prepareServer(ctx context.Context, rep *Report) error {
 	e.bin = cfg.serverBin
 	if e.bin == "" {
 		e.progress("building ./server/cmd/softland")
-		bin, err := buildServer(ctx, e.dir)
+		bin, err := procs.BuildServer(ctx, e.dir)
 		if err != nil {
 			return err
 		}
 		e.bin = bin
 	}
-	e.caps = probeServer(ctx, e.bin)
-	e.harness = cfg.harness || (cfg.profileDir != "" && !e.caps.pprof)
+	e.caps = procs.ProbeServer(ctx, e.bin)
+	e.harness = cfg.harness || (cfg.profileDir != "" && !e.caps.Pprof)
 	if e.harness {
 		rep.Server = "profiling harness (server/edge, room and store packages in softland-bench -harness-server, net/http/pprof, per-address caps lifted)"
 		if cfg.profileDir != "" && !cfg.harness {
@@ -209,7 +211,7 @@ func (e *env) prepareServer(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	rep.Server = e.bin + " " + strings.Join(e.serverFlags(), " ")
-	if !e.caps.socketsPerIP || !e.caps.admitsPerIP {
+	if !e.caps.SocketsPerIP || !e.caps.AdmitsPerIP {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("softland has no -sockets-per-ip/-admits-per-ip flags: the benchmark stays under the default per-address caps by using %d sockets per loopback source address", cfg.perSource))
 	}
 	return nil
@@ -252,10 +254,10 @@ func (e *env) checkFiles() error {
 // and store.
 func (e *env) serverFlags() []string {
 	flags := []string{"-log-level", "warn"}
-	if e.caps.socketsPerIP {
+	if e.caps.SocketsPerIP {
 		flags = append(flags, "-sockets-per-ip", "1000000")
 	}
-	if e.caps.admitsPerIP {
+	if e.caps.AdmitsPerIP {
 		flags = append(flags, "-admits-per-ip", "1000000")
 	}
 	return flags
@@ -267,12 +269,12 @@ func (e *env) serverCPUs() []int {
 	if e.cfg.pin == nil {
 		return nil
 	}
-	return e.cfg.pin.server
+	return e.cfg.pin.Server
 }
 
 // server is one measured server process.
 type server struct {
-	p     *proc
+	p     *procs.Proc
 	url   string // http base
 	pprof string // http base of /debug/pprof, if profiling
 }
@@ -284,16 +286,16 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 		if redisURL != "" {
 			args = append(args, "-redis-url", redisURL)
 		}
-		p, err := startProc(ctx, name, e.dir, e.self, args, childEnviron(childEnv+"=1"), true, e.serverCPUs())
+		p, err := procs.Start(ctx, name, e.dir, e.self, args, procs.ChildEnviron(procs.ChildEnv+"=1"), true, e.serverCPUs())
 		if err != nil {
 			return nil, err
 		}
-		return &server{p: p, url: p.url, pprof: p.url}, nil
+		return &server{p: p, url: p.URL, pprof: p.URL}, nil
 	}
 	args := append([]string{"-addr", "127.0.0.1:0"}, e.serverFlags()...)
 	pprofURL := ""
-	if e.cfg.profileDir != "" && e.caps.pprof {
-		port, err := freePort()
+	if e.cfg.profileDir != "" && e.caps.Pprof {
+		port, err := procs.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -304,11 +306,11 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 	if redisURL != "" {
 		args = append(args, "-redis-url", redisURL)
 	}
-	p, err := startProc(ctx, name, e.dir, e.bin, args, childEnviron(), true, e.serverCPUs())
+	p, err := procs.Start(ctx, name, e.dir, e.bin, args, procs.ChildEnviron(), true, e.serverCPUs())
 	if err != nil {
 		return nil, err
 	}
-	return &server{p: p, url: p.url, pprof: pprofURL}, nil
+	return &server{p: p, url: p.URL, pprof: pprofURL}, nil
 }
 
 // measure starts what mode needs, runs the workload on it and stops it.
@@ -316,31 +318,31 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	cfg := e.cfg
 	var (
 		servers []*server
-		redis   *proc
+		redis   *procs.Proc
 		pids    []int
 	)
 	defer func() {
 		for _, s := range servers {
-			s.p.stop()
+			s.p.Stop()
 		}
 		if redis != nil {
-			redis.stop()
+			redis.Stop()
 		}
 	}()
 	redisURL := ""
 	if mode == modeRedis || mode == modeTwo {
-		if redis, redisURL, err = startRedis(ctx, e.dir, cfg.redisBin, e.serverCPUs()); err != nil {
+		if redis, redisURL, err = procs.StartRedis(ctx, e.dir, cfg.redisBin, e.serverCPUs()); err != nil {
 			return nil, err
 		}
 	}
 	switch mode {
 	case modeFloor:
 		for i := range e.floorProcs() {
-			p, err := startProc(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, childEnviron(childEnv+"=1"), true, e.serverCPUs())
+			p, err := procs.Start(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, procs.ChildEnviron(procs.ChildEnv+"=1"), true, e.serverCPUs())
 			if err != nil {
 				return nil, err
 			}
-			servers = append(servers, &server{p: p, url: p.url})
+			servers = append(servers, &server{p: p, url: p.URL})
 		}
 	case modeMemory, modeRedis:
 		s, err := e.startSoftland(ctx, "softland-"+mode, redisURL)
@@ -371,11 +373,11 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	} else {
 		for _, s := range servers {
 			bases = append(bases, s.url)
-			pids = append(pids, s.p.pid())
+			pids = append(pids, s.p.PID())
 		}
 	}
 	for i, b := range bases {
-		var p *proc
+		var p *procs.Proc
 		if i < len(servers) {
 			p = servers[i].p
 		}
@@ -383,7 +385,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		if mode == modeCentrifugo {
 			ready = "/health"
 		}
-		if err := waitHTTP(ctx, b+ready, p); err != nil {
+		if err := procs.WaitHTTP(ctx, b+ready, p); err != nil {
 			return nil, err
 		}
 	}
@@ -410,7 +412,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	if mode == modeTwo && cfg.instances != 2 {
 		res.Name = fmt.Sprintf("redis×%d", cfg.instances)
 	}
-	base, haveProc := readProcs(pids)
+	base, haveProc := procs.ReadProcs(pids)
 	goBase := scrapeAll(ctx, bases)
 
 	var clients clientSide
@@ -447,8 +449,8 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		return nil, fmt.Errorf("no pair could be set up: %v", r.ErrorKinds)
 	}
 	for _, s := range servers {
-		if !s.p.alive() {
-			return nil, fmt.Errorf("%s died; log: %s%s", s.p.name, s.p.logPath, tail(s.p.logPath))
+		if !s.p.Alive() {
+			return nil, fmt.Errorf("%s died; log: %s%s", s.p.Name, s.p.LogPath, procs.Tail(s.p.LogPath))
 		}
 	}
 
@@ -456,9 +458,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	// timers (pings). CPU is read over the last two seconds of the settle.
 	quiet := min(cfg.settle, 2*time.Second)
 	sleep(ctx, cfg.settle-quiet)
-	idle0, _ := readProcs(pids)
+	idle0, _ := procs.ReadProcs(pids)
 	sleep(ctx, quiet)
-	idle, _ := readProcs(pids)
+	idle, _ := procs.ReadProcs(pids)
 	goIdle := scrapeAll(ctx, bases)
 	prof := e.profiler(mode, servers)
 	prof.fetch(ctx, "heap-idle", "/debug/pprof/heap?gc=1")
@@ -470,40 +472,40 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	// A pair behind schedule may go on this long after the end to catch up
 	// with the taps it owes.
 	grace := cfg.stepTimeout
-	var redisCPU0, redisCPU1 procStat
+	var redisCPU0, redisCPU1 procs.Stat
 	if redis != nil {
-		redisCPU0, _ = readProc(redis.pid())
+		redisCPU0, _ = procs.ReadProc(redis.PID())
 	}
 	prof.fetch(ctx, "allocs-before", "/debug/pprof/allocs")
 	goLoad0 := scrapeAll(ctx, bases)
 	start := time.Now().Add(100 * time.Millisecond)
 	sleep(ctx, time.Until(start))
-	cpu0, _ := readProcs(pids)
-	bench0, _ := readProcs(clients.pids())
-	machine0, haveMachine := machineBusy()
+	cpu0, _ := procs.ReadProcs(pids)
+	bench0, _ := procs.ReadProcs(clients.pids())
+	machine0, haveMachine := procs.MachineBusy()
 	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
 	e.progress("%s: rounds for %s at %.0f taps/s (each pair every %s), open loop", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
 	if err := clients.load(ctx, start, period, cfg.duration, grace); err != nil {
 		return nil, err
 	}
 	loadDur := time.Since(start)
-	cpu1, _ := readProcs(pids)
-	bench1, _ := readProcs(clients.pids())
-	machine1, _ := machineBusy()
+	cpu1, _ := procs.ReadProcs(pids)
+	bench1, _ := procs.ReadProcs(clients.pids())
+	machine1, _ := procs.MachineBusy()
 	if redis != nil {
-		redisCPU1, _ = readProc(redis.pid())
+		redisCPU1, _ = procs.ReadProc(redis.PID())
 	}
 	goLoad1 := scrapeAll(ctx, bases)
 	cpuProf.Wait()
 	if err := clients.finish(ctx); err != nil {
 		return nil, err
 	}
-	after, _ := readProcs(pids)
+	after, _ := procs.ReadProcs(pids)
 	prof.fetch(ctx, "heap-after", "/debug/pprof/heap")
 	prof.fetch(ctx, "allocs-after", "/debug/pprof/allocs")
-	var redisIdle procStat
+	var redisIdle procs.Stat
 	if redis != nil {
-		redisIdle, _ = readProc(redis.pid())
+		redisIdle, _ = procs.ReadProc(redis.PID())
 	}
 	fr, err := clients.results(ctx)
 	if err != nil {
@@ -530,33 +532,33 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	res.RevealSender = summarize(fr.Sender)
 	res.RevealPartner = summarize(fr.Partner)
 	res.Pause = summarize(fr.Pause)
-	res.Bench = ProcNumbers{CPUSeconds: bench1.cpu - bench0.cpu, CPUPercent: 100 * (bench1.cpu - bench0.cpu) / loadDur.Seconds()}
+	res.Bench = ProcNumbers{CPUSeconds: bench1.CPU - bench0.CPU, CPUPercent: 100 * (bench1.CPU - bench0.CPU) / loadDur.Seconds()}
 	if haveProc {
 		pn := &ProcNumbers{
-			RSSBase: base.rss, RSSIdle: idle.rss, RSSPeak: after.hwm,
-			CPUSeconds: cpu1.cpu - cpu0.cpu,
-			CPUPercent: 100 * (cpu1.cpu - cpu0.cpu) / loadDur.Seconds(),
+			RSSBase: base.RSS, RSSIdle: idle.RSS, RSSPeak: after.HWM,
+			CPUSeconds: cpu1.CPU - cpu0.CPU,
+			CPUPercent: 100 * (cpu1.CPU - cpu0.CPU) / loadDur.Seconds(),
 		}
 		if quiet > 0 {
-			pn.IdleCPUPercent = 100 * (idle.cpu - idle0.cpu) / quiet.Seconds()
+			pn.IdleCPUPercent = 100 * (idle.CPU - idle0.CPU) / quiet.Seconds()
 		}
 		if res.Sockets > 0 {
-			pn.BytesPerSocket = float64(idle.rss-base.rss) / float64(res.Sockets)
+			pn.BytesPerSocket = float64(idle.RSS-base.RSS) / float64(res.Sockets)
 		}
 		res.Proc = pn
 	}
-	if goBase.ok && goIdle.ok && res.Sockets > 0 {
+	if goBase.OK && goIdle.OK && res.Sockets > 0 {
 		if res.Proc == nil {
 			res.Proc = &ProcNumbers{}
 		}
 		n := float64(res.Sockets)
-		res.Proc.HeapPerSocket = (goIdle.heapInuse - goBase.heapInuse) / n
-		res.Proc.StackPerSocket = (goIdle.stackInuse - goBase.stackInuse) / n
-		res.Proc.GoroutinesPerSock = (goIdle.goroutines - goBase.goroutines) / n
+		res.Proc.HeapPerSocket = (goIdle.HeapInuse - goBase.HeapInuse) / n
+		res.Proc.StackPerSocket = (goIdle.StackInuse - goBase.StackInuse) / n
+		res.Proc.GoroutinesPerSock = (goIdle.Goroutines - goBase.Goroutines) / n
 	}
-	if goLoad0.ok && goLoad1.ok && res.Rounds > 0 && res.Proc != nil {
-		res.Proc.AllocsPerRound = (goLoad1.mallocs - goLoad0.mallocs) / float64(res.Rounds)
-		res.Proc.AllocBytesPerRound = (goLoad1.allocBytes - goLoad0.allocBytes) / float64(res.Rounds)
+	if goLoad0.OK && goLoad1.OK && res.Rounds > 0 && res.Proc != nil {
+		res.Proc.AllocsPerRound = (goLoad1.Mallocs - goLoad0.Mallocs) / float64(res.Rounds)
+		res.Proc.AllocBytesPerRound = (goLoad1.AllocBytes - goLoad0.AllocBytes) / float64(res.Rounds)
 	}
 	if haveMachine {
 		res.MachineCPUPercent = 100 * (machine1 - machine0) / loadDur.Seconds()
@@ -567,9 +569,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	}
 	if redis != nil {
 		res.Redis = &ProcNumbers{
-			RSSIdle:    redisIdle.rss,
-			CPUSeconds: redisCPU1.cpu - redisCPU0.cpu,
-			CPUPercent: 100 * (redisCPU1.cpu - redisCPU0.cpu) / loadDur.Seconds(),
+			RSSIdle:    redisIdle.RSS,
+			CPUSeconds: redisCPU1.CPU - redisCPU0.CPU,
+			CPUPercent: 100 * (redisCPU1.CPU - redisCPU0.CPU) / loadDur.Seconds(),
 		}
 		res.OtherCPUPercent -= res.Redis.CPUPercent
 	}
@@ -578,17 +580,17 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 }
 
 // scrapeAll sums the Go runtime numbers over every server.
-func scrapeAll(ctx context.Context, bases []string) goStats {
-	var sum goStats
-	sum.ok = len(bases) > 0
+func scrapeAll(ctx context.Context, bases []string) procs.GoStats {
+	var sum procs.GoStats
+	sum.OK = len(bases) > 0
 	for _, b := range bases {
-		g := scrapeGo(ctx, b)
-		sum.ok = sum.ok && g.ok
-		sum.mallocs += g.mallocs
-		sum.allocBytes += g.allocBytes
-		sum.heapInuse += g.heapInuse
-		sum.stackInuse += g.stackInuse
-		sum.goroutines += g.goroutines
+		g := procs.ScrapeGo(ctx, b)
+		sum.OK = sum.OK && g.OK
+		sum.Mallocs += g.Mallocs
+		sum.AllocBytes += g.AllocBytes
+		sum.HeapInuse += g.HeapInuse
+		sum.StackInuse += g.StackInuse
+		sum.Goroutines += g.Goroutines
 	}
 	return sum
 }
@@ -611,7 +613,7 @@ func (p *profiler) fetch(ctx context.Context, name, path string) {
 		return
 	}
 	file := filepath.Join(p.dir, p.mode+"-"+name+".pprof")
-	if err := fetch(ctx, p.base, path, file); err != nil {
+	if err := procs.Fetch(ctx, p.base, path, file); err != nil {
 		p.progress("profile %s: %v", name, err)
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/procs"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,7 +22,7 @@ import (
 // TestMain lets the test binary play the roles the benchmark re-executes
 // itself for (the floor, the profiling harness).
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
+	if os.Getenv(procs.ChildEnv) != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
@@ -43,7 +45,7 @@ var serverBin = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return buildServer(context.Background(), dir)
+	return procs.BuildServer(context.Background(), dir)
 })
 
 // smoke runs the benchmark in-process on a small load and returns its JSON

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/procs"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -270,9 +272,9 @@ func startWorker(dir, self string, i int) (*worker, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-worker")
-	cmd.Env = childEnviron(childEnv + "=1")
+	cmd.Env = procs.ChildEnviron(procs.ChildEnv + "=1")
 	cmd.Stderr = logf
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = procs.ChildAttr()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		logf.Close()
@@ -323,7 +325,7 @@ func (w *workers) all(ctx context.Context, c *workerCmd) ([]workerReply, error) 
 		go func() {
 			defer wg.Done()
 			if err := wk.out.Decode(&reps[i]); err != nil {
-				errs[i] = fmt.Errorf("worker %d ended (%v); log: %s%s", i+1, err, wk.log, tail(wk.log))
+				errs[i] = fmt.Errorf("worker %d ended (%v); log: %s%s", i+1, err, wk.log, procs.Tail(wk.log))
 			} else if reps[i].Err != "" {
 				errs[i] = fmt.Errorf("worker %d: %s", i+1, reps[i].Err)
 			}

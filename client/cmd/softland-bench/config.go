@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/procs"
+
 	"errors"
 	"flag"
 	"fmt"
@@ -55,7 +57,7 @@ type config struct {
 	pids        []int
 	pairs       int
 	rate        float64 // taps per second
-	pin         *pinning
+	pin         *procs.Pinning
 	centrifugo  string // "", "auto" or a binary
 	duration    time.Duration
 	pauseEvery  int
@@ -131,7 +133,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	if c.floorServer || c.harnessServer {
 		return c, checkLoopbackAddr(c.addr)
 	}
-	if c.pin, err = parsePin(pin); err != nil {
+	if c.pin, err = procs.ParsePin(pin); err != nil {
 		return nil, err
 	}
 	if c.centrifugo == "off" {

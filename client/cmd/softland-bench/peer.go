@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/procs"
+
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -40,7 +42,7 @@ func (e *env) centrifugoBin(ctx context.Context) (string, string) {
 // startCentrifugo starts one Centrifugo node on a free loopback port with a
 // fresh HMAC secret; it returns the node and its secret.
 func (e *env) startCentrifugo(ctx context.Context) (*server, []byte, error) {
-	port, err := freePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,7 +53,7 @@ func (e *env) startCentrifugo(ctx context.Context) (*server, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := startProc(ctx, "centrifugo", e.dir, e.centrifugo, []string{"--config", conf}, childEnviron(), false, e.serverCPUs())
+	p, err := procs.Start(ctx, "centrifugo", e.dir, e.centrifugo, []string{"--config", conf}, procs.ChildEnviron(), false, e.serverCPUs())
 	if err != nil {
 		return nil, nil, err
 	}

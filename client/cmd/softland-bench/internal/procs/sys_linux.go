@@ -1,4 +1,4 @@
-package main
+package procs
 
 import (
 	"errors"
@@ -9,17 +9,17 @@ import (
 	"unsafe"
 )
 
-// childAttr makes a child die with this process (Pdeathsig) and keeps it out
+// ChildAttr makes a child die with this process (Pdeathsig) and keeps it out
 // of the terminal's process group, so Ctrl-C reaches only the benchmark,
 // which then stops its children in order.
-func childAttr() *syscall.SysProcAttr {
+func ChildAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 }
 
-// raiseNofile raises RLIMIT_NOFILE towards need: to the hard limit, and
+// RaiseNofile raises RLIMIT_NOFILE towards need: to the hard limit, and
 // beyond it when this process may (CAP_SYS_RESOURCE). It returns the limit
 // it got. Children inherit it (Go passes on a limit the program set itself).
-func raiseNofile(need uint64) (uint64, error) {
+func RaiseNofile(need uint64) (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return 0, err
@@ -37,18 +37,18 @@ func raiseNofile(need uint64) (uint64, error) {
 	return lim.Cur, nil
 }
 
-// cpuMask is a sched_setaffinity mask for up to 1024 CPUs.
-type cpuMask [16]uint64
+// CPUMask is a sched_setaffinity mask for up to 1024 CPUs.
+type CPUMask [16]uint64
 
-func maskOf(cpus []int) cpuMask {
-	var m cpuMask
+func maskOf(cpus []int) CPUMask {
+	var m CPUMask
 	for _, c := range cpus {
 		m[c/64] |= 1 << (c % 64)
 	}
 	return m
 }
 
-func setAffinity(tid int, m cpuMask) error {
+func setAffinity(tid int, m CPUMask) error {
 	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, uintptr(tid), unsafe.Sizeof(m), uintptr(unsafe.Pointer(&m)))
 	if e != 0 {
 		return e
@@ -56,8 +56,8 @@ func setAffinity(tid int, m cpuMask) error {
 	return nil
 }
 
-func getAffinity(tid int) (cpuMask, error) {
-	var m cpuMask
+func getAffinity(tid int) (CPUMask, error) {
+	var m CPUMask
 	_, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, uintptr(tid), unsafe.Sizeof(m), uintptr(unsafe.Pointer(&m)))
 	if e != 0 {
 		return m, e
@@ -65,10 +65,10 @@ func getAffinity(tid int) (cpuMask, error) {
 	return m, nil
 }
 
-// pinProcess sets the affinity of every thread of pid. A thread inherits
+// PinProcess sets the affinity of every thread of pid. A thread inherits
 // the affinity of the thread that creates it, so after two passes over
 // /proc/PID/task that find no new thread, every later thread is pinned too.
-func pinProcess(pid int, cpus []int) error {
+func PinProcess(pid int, cpus []int) error {
 	m := maskOf(cpus)
 	done := map[int]bool{}
 	for quiet := 0; quiet < 2; {
@@ -97,11 +97,11 @@ func pinProcess(pid int, cpus []int) error {
 	return nil
 }
 
-// selfAffinity is this process's affinity now, to restore after a run.
-func selfAffinity() (cpuMask, error) { return getAffinity(0) }
+// SelfAffinity is this process's affinity now, to restore after a run.
+func SelfAffinity() (CPUMask, error) { return getAffinity(0) }
 
-// restoreSelf sets every thread of this process back to m.
-func restoreSelf(m cpuMask) {
+// RestoreSelf sets every thread of this process back to m.
+func RestoreSelf(m CPUMask) {
 	ents, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return

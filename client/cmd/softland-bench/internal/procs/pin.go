@@ -1,4 +1,4 @@
-package main
+package procs
 
 import (
 	"fmt"
@@ -8,18 +8,18 @@ import (
 	"strings"
 )
 
-// pinning is the pinned mode: the measured server (and its redis-server)
+// Pinning is the pinned mode: the measured server (and its redis-server)
 // run on one set of CPUs, the phones (this process and its workers) on
 // another, so the phones' work does not steal the server's core and every
 // server is measured on the same share of the machine.
-type pinning struct {
-	server, phones []int
+type Pinning struct {
+	Server, Phones []int
 }
 
-// parsePin reads -pin: "off", "auto" (server on CPU 0, phones on the rest,
+// ParsePin reads -pin: "off", "auto" (server on CPU 0, phones on the rest,
 // when there are at least two CPUs) or "SERVER/PHONES" as CPU lists such as
 // "0/1" or "0-1/2-3".
-func parsePin(s string) (*pinning, error) {
+func ParsePin(s string) (*Pinning, error) {
 	switch s {
 	case "off", "":
 		return nil, nil
@@ -28,9 +28,9 @@ func parsePin(s string) (*pinning, error) {
 		if n < 2 {
 			return nil, nil
 		}
-		p := &pinning{server: []int{0}}
+		p := &Pinning{Server: []int{0}}
 		for c := 1; c < n; c++ {
-			p.phones = append(p.phones, c)
+			p.Phones = append(p.Phones, c)
 		}
 		return p, nil
 	}
@@ -53,7 +53,7 @@ func parsePin(s string) (*pinning, error) {
 			}
 		}
 	}
-	return &pinning{server: srv, phones: ph}, nil
+	return &Pinning{Server: srv, Phones: ph}, nil
 }
 
 // cpuList parses "0", "0,2" or "1-3".
@@ -76,11 +76,11 @@ func cpuList(s string) ([]int, error) {
 	return out, nil
 }
 
-func (p *pinning) String() string {
+func (p *Pinning) String() string {
 	if p == nil {
 		return "off"
 	}
-	return fmt.Sprintf("server and redis-server on CPU %s, phones on CPU %s", joinInts(p.server), joinInts(p.phones))
+	return fmt.Sprintf("server and redis-server on CPU %s, phones on CPU %s", joinInts(p.Server), joinInts(p.Phones))
 }
 
 func joinInts(v []int) string {
@@ -94,7 +94,7 @@ func joinInts(v []int) string {
 // wrapTaskset returns bin and args run under taskset on cpus when taskset
 // is installed, so the child starts pinned with every thread it will have;
 // ok is false when it is not, and the caller pins the child after it
-// started (pinProcess).
+// started (PinProcess).
 func wrapTaskset(cpus []int, bin string, args []string) (string, []string, bool) {
 	ts, err := exec.LookPath("taskset")
 	if err != nil {
