@@ -478,17 +478,19 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	}
 	prof.fetch(ctx, "allocs-before", "/debug/pprof/allocs")
 	goLoad0 := scrapeAll(ctx, bases)
-	start := time.Now().Add(100 * time.Millisecond)
-	sleep(ctx, time.Until(start))
+	// The first rounds are prepared PrepLead before their taps: the load
+	// starts now, its schedule that much later, and CPU counts from now.
 	cpu0, _ := procs.ReadProcs(pids)
 	bench0, _ := procs.ReadProcs(clients.pids())
 	machine0, haveMachine := procs.MachineBusy()
+	loadStart := time.Now()
+	start := loadStart.Add(100*time.Millisecond + PrepLead(period))
 	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
 	e.progress("%s: rounds for %s at %.0f taps/s (each pair every %s), open loop", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
 	if err := clients.load(ctx, start, period, cfg.duration, grace); err != nil {
 		return nil, err
 	}
-	loadDur := time.Since(start)
+	loadDur := time.Since(loadStart)
 	cpu1, _ := procs.ReadProcs(pids)
 	bench1, _ := procs.ReadProcs(clients.pids())
 	machine1, _ := procs.MachineBusy()

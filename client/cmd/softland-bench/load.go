@@ -556,8 +556,8 @@ func (s *sock) parseFloor(n *note) {
 // i's k-th tap (the submit that completes its round) is due at
 // start+period*(i/TotalPairs+k), for every k with a due time before
 // start+dur, whether or not the server kept up. A pair prepares a round
-// (round.open and the first submit) as soon as the previous one is closed,
-// sends the tap at its due time or, when it is behind, at once, and every
+// (round.open and the first submit) PrepLead before the tap is due, or
+// as soon as the previous round is closed when it is behind, sends the tap at its due time or, when it is behind, at once, and every
 // latency is measured from the due time, so a server that falls behind shows
 // its queue rather than slowing the schedule (no coordinated omission). A
 // pair still behind at cutoff stops; the taps it still owed are counted as
@@ -587,11 +587,16 @@ func (p *pair) drive(ctx context.Context, due time.Time, period time.Duration, e
 		// Two rounds of a pair never start closer than MinPairPeriod, even
 		// when catching up, so no socket runs into the server's per-socket
 		// request limit; the wait counts in the latency like any other.
+		// A round is prepared (opened, first submit) PrepLead before its
+		// tap is due, so preparations are spread like the taps rather than
+		// all sent at once at the start.
+		prep := due.Add(-PrepLead(period))
 		if !lastStart.IsZero() {
-			if !p.wait(ctx, lastStart.Add(MinPairPeriod), cutoff) {
-				p.owe(due, period, end, cutoff)
-				return
-			}
+			prep = later(prep, lastStart.Add(MinPairPeriod))
+		}
+		if !p.wait(ctx, prep, cutoff) {
+			p.owe(due, period, end, cutoff)
+			return
 		}
 		lastStart = time.Now()
 		if !lastStart.Before(cutoff) {
@@ -609,6 +614,17 @@ func (p *pair) drive(ctx context.Context, due time.Time, period time.Duration, e
 			return
 		}
 	}
+}
+
+// PrepLead is how long before its tap a round is prepared: half a period,
+// at most a second. The load's start is at least this far ahead.
+func PrepLead(period time.Duration) time.Duration { return min(period/2, time.Second) }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // wait sleeps until t; it reports false when ctx ends or t is past cutoff.
