@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/report"
+
 	"softland/client/cmd/softland-bench/internal/procs"
 
 	"context"
@@ -99,11 +101,11 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		return err
 	}
 
-	rep := &Report{
+	rep := &report.Report{
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine(nofile),
+		Machine: report.MachineInfo(nofile),
 		Args:    args,
-		Settings: Settings{
+		Settings: report.Settings{
 			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate, Pinning: cfg.pin.String(),
 			DurationSecond: cfg.duration.Seconds(), PauseEvery: cfg.pauseEvery,
 			PerSource: cfg.perSource, SourceAddrs: (2*cfg.pairs + cfg.perSource - 1) / cfg.perSource,
@@ -147,7 +149,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 				keep = true
 				return fmt.Errorf("centrifugo: %w", err)
 			}
-			compare(r, rep.Floor)
+			report.Compare(r, rep.Floor)
 			rep.Peers = append(rep.Peers, r)
 		}
 	}
@@ -158,14 +160,14 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 			keep = true
 			return fmt.Errorf("%s: %w", m, err)
 		}
-		compare(r, rep.Floor)
+		report.Compare(r, rep.Floor)
 		rep.Results = append(rep.Results, r)
 	}
-	rep.Goals = goals(rep)
+	rep.Goals = report.Goals(rep)
 	if p := rep.Settings.Rate * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f taps/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f taps/s", cfg.rate, p, float64(cfg.pairs)/MinPairPeriod.Seconds()))
 	}
-	printReport(stdout, rep)
+	report.Print(stdout, rep)
 	if cfg.jsonPath != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -190,7 +192,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 
 // prepareServer builds softland (or takes -server-bin) and finds out which
 // of the flags the benchmark would like it has.
-func (e *env) prepareServer(ctx context.Context, rep *Report) error {
+func (e *env) prepareServer(ctx context.Context, rep *report.Report) error {
 	cfg := e.cfg
 	e.bin = cfg.serverBin
 	if e.bin == "" {
@@ -314,7 +316,7 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 }
 
 // measure starts what mode needs, runs the workload on it and stops it.
-func (e *env) measure(ctx context.Context, mode string) (res *Result, err error) {
+func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err error) {
 	cfg := e.cfg
 	var (
 		servers []*server
@@ -405,7 +407,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		fc.Servers = append(fc.Servers, "ws"+strings.TrimPrefix(b, "http")+"/ws")
 	}
 
-	res = &Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
+	res = &report.Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
 	if mode == modeFloor {
 		res.Name = "relay"
 	}
@@ -530,13 +532,13 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		took = max(took, time.Unix(0, fr.LastReveal).Sub(start))
 	}
 	res.AchievedRate = float64(res.Taps) / took.Seconds()
-	res.Reveal = summarize(append(slices.Clone(fr.Sender), fr.Partner...))
-	res.RevealSender = summarize(fr.Sender)
-	res.RevealPartner = summarize(fr.Partner)
-	res.Pause = summarize(fr.Pause)
-	res.Bench = ProcNumbers{CPUSeconds: bench1.CPU - bench0.CPU, CPUPercent: 100 * (bench1.CPU - bench0.CPU) / loadDur.Seconds()}
+	res.Reveal = report.Summarize(append(slices.Clone(fr.Sender), fr.Partner...))
+	res.RevealSender = report.Summarize(fr.Sender)
+	res.RevealPartner = report.Summarize(fr.Partner)
+	res.Pause = report.Summarize(fr.Pause)
+	res.Bench = report.ProcNumbers{CPUSeconds: bench1.CPU - bench0.CPU, CPUPercent: 100 * (bench1.CPU - bench0.CPU) / loadDur.Seconds()}
 	if haveProc {
-		pn := &ProcNumbers{
+		pn := &report.ProcNumbers{
 			RSSBase: base.RSS, RSSIdle: idle.RSS, RSSPeak: after.HWM,
 			CPUSeconds: cpu1.CPU - cpu0.CPU,
 			CPUPercent: 100 * (cpu1.CPU - cpu0.CPU) / loadDur.Seconds(),
@@ -551,7 +553,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	}
 	if goBase.OK && goIdle.OK && res.Sockets > 0 {
 		if res.Proc == nil {
-			res.Proc = &ProcNumbers{}
+			res.Proc = &report.ProcNumbers{}
 		}
 		n := float64(res.Sockets)
 		res.Proc.HeapPerSocket = (goIdle.HeapInuse - goBase.HeapInuse) / n
@@ -570,7 +572,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		}
 	}
 	if redis != nil {
-		res.Redis = &ProcNumbers{
+		res.Redis = &report.ProcNumbers{
 			RSSIdle:    redisIdle.RSS,
 			CPUSeconds: redisCPU1.CPU - redisCPU0.CPU,
 			CPUPercent: 100 * (redisCPU1.CPU - redisCPU0.CPU) / loadDur.Seconds(),

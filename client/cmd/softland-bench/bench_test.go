@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/report"
+
 	"softland/client/cmd/softland-bench/internal/procs"
 
 	"bytes"
@@ -50,7 +52,7 @@ var serverBin = sync.OnceValues(func() (string, error) {
 
 // smoke runs the benchmark in-process on a small load and returns its JSON
 // report. Only correctness is asserted, never speed.
-func smoke(t *testing.T, args ...string) *Report {
+func smoke(t *testing.T, args ...string) *report.Report {
 	t.Helper()
 	bin, err := serverBin()
 	if err != nil {
@@ -71,7 +73,7 @@ func smoke(t *testing.T, args ...string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep Report
+	var rep report.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +85,7 @@ func smoke(t *testing.T, args ...string) *Report {
 // every expected reveal and pause arrived exactly once at both phones with
 // consecutive offsets, both phones' reveal frames byte for byte the same and
 // equal to the mutual top K, no error.
-func checkCorrect(t *testing.T, r *Result) {
+func checkCorrect(t *testing.T, r *report.Result) {
 	t.Helper()
 	if r == nil {
 		t.Fatal("result missing")
@@ -207,42 +209,5 @@ func TestSourceIPs(t *testing.T) {
 			t.Fatalf("sourceIP(%d) = %v again", n, ip)
 		}
 		seen[ip.String()] = true
-	}
-}
-
-func TestSummarize(t *testing.T) {
-	ns := make([]int64, 1000)
-	for i := range ns {
-		ns[len(ns)-1-i] = int64(i+1) * 1e6 // 1..1000 ms, reversed
-	}
-	got := summarize(ns)
-	want := Latency{N: 1000, P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}
-	if got != want {
-		t.Errorf("summarize = %+v, want %+v", got, want)
-	}
-}
-
-// TestSmokeCentrifugo runs the Centrifugo peer beside the floor when
-// SOFTLAND_BENCH_CENTRIFUGO names a centrifugo binary (building one takes
-// minutes and the module proxy, so no test does it).
-func TestSmokeCentrifugo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Centrifugo and 100 sockets")
-	}
-	bin := os.Getenv("SOFTLAND_BENCH_CENTRIFUGO")
-	if bin == "" {
-		t.Skip("set SOFTLAND_BENCH_CENTRIFUGO to a centrifugo v6.9.1 binary to run this")
-	}
-	t.Parallel()
-	rep := smoke(t, "-mode", "floor", "-centrifugo", bin)
-	if len(rep.Peers) != 1 {
-		t.Fatalf("%d peers measured, want 1 (notes: %v)", len(rep.Peers), rep.Notes)
-	}
-	c := rep.Peers[0]
-	if c.Taps == 0 || c.Reveal.N != int(c.Taps) {
-		t.Errorf("centrifugo: %d taps, %d latency samples", c.Taps, c.Reveal.N)
-	}
-	if c.Lost+c.Duplicated+c.Errors+c.Unsent != 0 {
-		t.Errorf("centrifugo: lost %d, duplicated %d, errors %d, unsent %d (%v)", c.Lost, c.Duplicated, c.Errors, c.Unsent, c.ErrorKinds)
 	}
 }

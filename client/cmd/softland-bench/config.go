@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/report"
+
 	"softland/client/cmd/softland-bench/internal/procs"
 
 	"errors"
@@ -44,11 +46,12 @@ const (
 
 // Modes the benchmark can run; "target" is implied by -target.
 const (
-	modeMemory = "memory"
-	modeRedis  = "redis"
-	modeTwo    = "two"
-	modeTarget = "target"
-	modeFloor  = "floor"
+	modeMemory     = report.ModeMemory
+	modeRedis      = report.ModeRedis
+	modeTwo        = report.ModeTwo
+	modeTarget     = report.ModeTarget
+	modeFloor      = report.ModeFloor
+	modeCentrifugo = report.ModeCentrifugo
 )
 
 type config struct {

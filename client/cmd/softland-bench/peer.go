@@ -14,9 +14,6 @@ import (
 	"softland/client/cmd/softland-bench/internal/peers"
 )
 
-// modeCentrifugo measures Centrifugo with the same schedule.
-const modeCentrifugo = "centrifugo"
-
 // centrifugoBin finds or builds the Centrifugo binary -centrifugo asks
 // for; "" with a reason when it cannot, and the run goes on without it.
 func (e *env) centrifugoBin(ctx context.Context) (string, string) {

@@ -1,4 +1,7 @@
-package main
+// Package report holds what one benchmark run measured, judges issue 14's
+// Goals on it, and prints it: every server side by side, then each beside
+// the bare relay.
+package report
 
 import (
 	"fmt"
@@ -12,6 +15,16 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+)
+
+// Modes a result can come from.
+const (
+	ModeMemory     = "memory"     // softland, memory store
+	ModeRedis      = "redis"      // softland on its own redis-server
+	ModeTwo        = "two"        // softland instances sharing one Redis
+	ModeTarget     = "target"     // an already running server
+	ModeFloor      = "floor"      // the bare relay
+	ModeCentrifugo = "centrifugo" // Centrifugo, the same schedule
 )
 
 // Report is everything one invocation measured; -json writes it as is.
@@ -134,7 +147,7 @@ type Goal struct {
 	Measured string `json:"measured"`
 }
 
-func summarize(ns []int64) Latency {
+func Summarize(ns []int64) Latency {
 	if len(ns) == 0 {
 		return Latency{}
 	}
@@ -148,7 +161,7 @@ func summarize(ns []int64) Latency {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
-func machine(nofile uint64) Machine {
+func MachineInfo(nofile uint64) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), NoFile: nofile}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -164,8 +177,8 @@ func machine(nofile uint64) Machine {
 	return m
 }
 
-// compare fills r.Ratio: each number divided by the floor's.
-func compare(r, floor *Result) {
+// Compare fills r.Ratio: each number divided by the floor's.
+func Compare(r, floor *Result) {
 	if floor == nil {
 		return
 	}
@@ -221,17 +234,17 @@ func keptUp(r *Result) bool {
 	return r.Unsent == 0 && r.AchievedRate >= keepUp*r.ScheduledRate
 }
 
-// goals judges issue 14's goals on what this run measured. Each run is at
+// Goals judges issue 14's goals on what this run measured. Each run is at
 // one rate: a goal stated for another rate or load is N/A, with the reason,
 // and a run that was not pinned or had fewer pairs than the goals are stated
 // for says so beside the verdict.
-func goals(rep *Report) []Goal {
+func Goals(rep *Report) []Goal {
 	var gs []Goal
 	byMode := map[string]*Result{}
 	for _, r := range append(slices.Clone(rep.Results), rep.Peers...) {
 		byMode[r.Mode] = r
 	}
-	mem, redis, cent, floor := byMode[modeMemory], byMode[modeRedis], byMode[modeCentrifugo], rep.Floor
+	mem, redis, cent, floor := byMode[ModeMemory], byMode[ModeRedis], byMode[ModeCentrifugo], rep.Floor
 	rate := rep.Settings.Rate
 	caveat := ""
 	if rep.Settings.Pairs < goalPairs {
@@ -300,7 +313,7 @@ func goals(rep *Report) []Goal {
 	}
 	name = "RSS per idle socket ≤ 28 KiB"
 	done := false
-	for _, mode := range []string{modeMemory, modeTarget, modeRedis, modeTwo} {
+	for _, mode := range []string{ModeMemory, ModeTarget, ModeRedis, ModeTwo} {
 		if r := byMode[mode]; r != nil && r.Proc != nil && r.Proc.BytesPerSocket > 0 && !done {
 			if r.Sockets < 2000 {
 				na(name, fmt.Sprintf("%s: %.0f bytes per socket over only %d sockets", r.Name, r.Proc.BytesPerSocket, r.Sockets))
@@ -326,8 +339,8 @@ func goals(rep *Report) []Goal {
 	return gs
 }
 
-// printReport writes the tables: one per measured server, beside the floor.
-func printReport(w io.Writer, rep *Report) {
+// Print writes the tables: one per measured server, beside the floor.
+func Print(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\nsoftland-bench %s — %d CPUs, %.1f GiB, Linux %s, %s\n", rep.Date, rep.Machine.CPUs, float64(rep.Machine.MemTotal)/(1<<30), rep.Machine.Kernel, rep.Machine.GoVersion)
 	s := rep.Settings
 	fmt.Fprintf(w, "workload: %d pairs (%d sockets from %d loopback addresses), target %.0f taps/s open loop, %s of rounds, pause every %d rounds\n",
