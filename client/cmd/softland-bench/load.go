@@ -1,6 +1,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/floor"
+
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -289,7 +291,7 @@ func (p *pair) setup(ctx context.Context) error {
 			w := want{ackSeat: seat}
 			w.ackID = 1
 			p.s[seat].id = 1
-			if !p.send(seat, &protocol.Ping{Header: protocol.Header{Type: protocol.TypePing, ID: helloID(p.idx, seat)}}) || !p.await(&w) {
+			if !p.send(seat, &protocol.Ping{Header: protocol.Header{Type: protocol.TypePing, ID: floor.HelloID(p.idx, seat)}}) || !p.await(&w) {
 				return errors.New("floor registration failed")
 			}
 		}
@@ -533,7 +535,7 @@ func (s *sock) checkOffset(epoch string, off uint64) {
 // registration echo, and "f<offset>.<kind>" for everything relayed.
 func (s *sock) parseFloor(n *note) {
 	b := s.buf.Bytes()
-	id := frameID(b)
+	id := floor.FrameID(b)
 	if strings.HasPrefix(id, "r.") {
 		n.typ, n.id = tWelcome, 1
 		return

@@ -32,6 +32,8 @@
 package main
 
 import (
+	"softland/client/cmd/softland-bench/internal/floor"
+
 	"context"
 	"errors"
 	"flag"
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case cfg.worker:
 		return serveWorker(ctx, os.Stdin, stdout)
 	case cfg.floorServer:
-		return serveFloor(ctx, cfg.addr, stdout)
+		return floor.Serve(ctx, cfg.addr, stdout)
 	case cfg.harnessServer:
 		return serveHarness(ctx, cfg.addr, cfg.redisURL, stdout, stderr)
 	}

@@ -1,4 +1,6 @@
-package main
+// Package floor is the bare relay the benchmark measures beside every
+// server: the least a relay of Softland's shape can cost.
+package floor
 
 import (
 	"bytes"
@@ -30,9 +32,9 @@ type floor struct {
 
 const floorWriteTimeout = 10 * time.Second
 
-// serveFloor runs the floor on addr until ctx ends. Like softland it prints
+// Serve runs the floor on addr until ctx ends. Like softland it prints
 // "listening on URL" once it accepts connections.
-func serveFloor(ctx context.Context, addr string, stdout io.Writer) error {
+func Serve(ctx context.Context, addr string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -66,7 +68,7 @@ func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	key, seat, ok := parseHello(frameID(hello))
+	key, seat, ok := parseHello(FrameID(hello))
 	if !ok {
 		ws.Close(websocket.StatusPolicyViolation, "register first")
 		return
@@ -115,11 +117,11 @@ func writeFloor(ws *websocket.Conn, b []byte) bool {
 	return ws.Write(ctx, websocket.MessageText, b) == nil
 }
 
-// frameID returns the "id" of a frame the benchmark made with
+// FrameID returns the "id" of a frame the benchmark made with
 // protocol.Marshal, where it comes right after "v" and "type", without
 // decoding the rest: a relay need not parse what it forwards, and the
 // benchmark's reader of floor frames uses it too.
-func frameID(b []byte) string {
+func FrameID(b []byte) string {
 	const key = `"id":"`
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
@@ -133,8 +135,8 @@ func frameID(b []byte) string {
 	return string(b[:j])
 }
 
-// helloID is the id of a floor registration frame.
-func helloID(pair, seat int) string { return fmt.Sprintf("r.%d.%d", pair, seat) }
+// HelloID is the id of a floor registration frame.
+func HelloID(pair, seat int) string { return fmt.Sprintf("r.%d.%d", pair, seat) }
 
 func parseHello(id string) (key string, seat int, ok bool) {
 	rest, found := strings.CutPrefix(id, "r.")
