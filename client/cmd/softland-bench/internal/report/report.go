@@ -370,7 +370,10 @@ func Print(w io.Writer, rep *Report) {
 }
 
 // printSummary is the comparison: every server of the run side by side,
-// latency from each tap's due time.
+// latency from each tap's due time. "other CPU" is what the rest of the
+// machine used meanwhile (loopback networking in softirq counts there too):
+// when it is high, the run's tails say more about the neighbours than about
+// the server.
 func printSummary(w io.Writer, rep *Report) {
 	all := []*Result{}
 	if rep.Floor != nil {
@@ -382,7 +385,7 @@ func printSummary(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(w, "\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "server\ttaps/s target\tachieved\tunsent\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost/dup\tserver CPU %%\tRSS/idle socket\tallocs/tap\tbytes/tap\t\n")
+	fmt.Fprintf(tw, "server\ttaps/s target\tachieved\tunsent\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost/dup\tserver CPU %%\tRSS/idle socket\tallocs/tap\tbytes/tap\tphones CPU %%\tother CPU %%\t\n")
 	for _, r := range all {
 		cpu, rss, allocs, bytes := "-", "-", "-", "-"
 		if p := r.Proc; p != nil {
@@ -397,8 +400,8 @@ func printSummary(w io.Writer, rep *Report) {
 				allocs, bytes = fmt.Sprintf("%.0f", p.AllocsPerRound), fmt.Sprintf("%.0f", p.AllocBytesPerRound)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%s\t%s\t%s\t%s\t\n",
-			r.Name, r.ScheduledRate, r.AchievedRate, r.Unsent, r.Reveal.P50, r.Reveal.P99, r.Reveal.P999, r.Reveal.Max, r.Lost, r.Duplicated, cpu, rss, allocs, bytes)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t\n",
+			r.Name, r.ScheduledRate, r.AchievedRate, r.Unsent, r.Reveal.P50, r.Reveal.P99, r.Reveal.P999, r.Reveal.Max, r.Lost, r.Duplicated, cpu, rss, allocs, bytes, r.Bench.CPUPercent, max(0, r.OtherCPUPercent))
 	}
 	tw.Flush()
 }
