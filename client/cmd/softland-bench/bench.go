@@ -1,10 +1,6 @@
 package main
 
 import (
-	"softland/client/cmd/softland-bench/internal/report"
-
-	"softland/client/cmd/softland-bench/internal/procs"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,7 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"softland/client/cmd/softland-bench/internal/fleet"
 	"softland/client/cmd/softland-bench/internal/peers"
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // env is what one invocation shares between its runs.
@@ -393,15 +392,15 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	}
 	sleep(ctx, 500*time.Millisecond)
 
-	fc := fleetConfig{
-		Wire:  wireSoftland,
+	fc := fleet.Config{
+		Wire:  fleet.WireSoftland,
 		Split: mode == modeTwo || (mode == modeTarget && len(bases) == 2),
 		Pairs: cfg.pairs, TotalPairs: cfg.pairs, PerSource: cfg.perSource,
 		Dialers: cfg.dialers, StepTimeout: cfg.stepTimeout, PauseEvery: cfg.pauseEvery,
-		RevealSize: cfg.revealSize, progress: e.progress,
+		RevealSize: cfg.revealSize, Progress: e.progress,
 	}
 	if mode == modeFloor {
-		fc.Wire = wireFloor
+		fc.Wire = fleet.WireFloor
 	}
 	for _, b := range bases {
 		fc.Servers = append(fc.Servers, "ws"+strings.TrimPrefix(b, "http")+"/ws")
@@ -417,7 +416,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	base, haveProc := procs.ReadProcs(pids)
 	goBase := scrapeAll(ctx, bases)
 
-	var clients clientSide
+	var clients fleet.Side
 	setupStart := time.Now()
 	if mode == modeCentrifugo {
 		// One process holds every socket: checkFiles made sure it may.
@@ -425,19 +424,19 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 			URL:    "ws" + strings.TrimPrefix(bases[0], "http") + "/connection/websocket",
 			Secret: e.centrifugoSecret, Pairs: cfg.pairs, Dialers: cfg.dialers,
 			StepTimeout: cfg.stepTimeout, Progress: e.progress,
-			Client: newFleet(ctx, fc).client,
+			Client: fleet.New(ctx, fc).Client,
 		})}
 	} else if e.clientProcs() == 0 {
-		clients = &local{f: newFleet(ctx, fc)}
+		clients = &fleet.Local{F: fleet.New(ctx, fc)}
 	} else {
-		w, err := startWorkers(e.dir, e.self, fc, e.clientProcs())
+		w, err := fleet.StartWorkers(e.dir, e.self, fc, e.clientProcs())
 		if err != nil {
 			return nil, err
 		}
 		clients = w
 	}
-	defer clients.close()
-	active, err := clients.setup(ctx)
+	defer clients.Close()
+	active, err := clients.Setup(ctx)
 	setup := time.Since(setupStart)
 	if err != nil {
 		return nil, err
@@ -447,7 +446,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	res.SetupRate = float64(res.Sockets) / setup.Seconds()
 	e.progress("%s: %d sockets set up in %.2fs (%.0f/s)", mode, res.Sockets, res.SetupSeconds, res.SetupRate)
 	if active == 0 {
-		r, _ := clients.results(ctx)
+		r, _ := clients.Results(ctx)
 		return nil, fmt.Errorf("no pair could be set up: %v", r.ErrorKinds)
 	}
 	for _, s := range servers {
@@ -480,28 +479,28 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	}
 	prof.fetch(ctx, "allocs-before", "/debug/pprof/allocs")
 	goLoad0 := scrapeAll(ctx, bases)
-	// The first rounds are prepared PrepLead before their taps: the load
+	// The first rounds are prepared fleet.PrepLead before their taps: the load
 	// starts now, its schedule that much later, and CPU counts from now.
 	cpu0, _ := procs.ReadProcs(pids)
-	bench0, _ := procs.ReadProcs(clients.pids())
+	bench0, _ := procs.ReadProcs(clients.PIDs())
 	machine0, haveMachine := procs.MachineBusy()
 	loadStart := time.Now()
-	start := loadStart.Add(100*time.Millisecond + PrepLead(period))
+	start := loadStart.Add(100*time.Millisecond + fleet.PrepLead(period))
 	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
 	e.progress("%s: rounds for %s at %.0f taps/s (each pair every %s), open loop", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
-	if err := clients.load(ctx, start, period, cfg.duration, grace); err != nil {
+	if err := clients.Load(ctx, start, period, cfg.duration, grace); err != nil {
 		return nil, err
 	}
 	loadDur := time.Since(loadStart)
 	cpu1, _ := procs.ReadProcs(pids)
-	bench1, _ := procs.ReadProcs(clients.pids())
+	bench1, _ := procs.ReadProcs(clients.PIDs())
 	machine1, _ := procs.MachineBusy()
 	if redis != nil {
 		redisCPU1, _ = procs.ReadProc(redis.PID())
 	}
 	goLoad1 := scrapeAll(ctx, bases)
 	cpuProf.Wait()
-	if err := clients.finish(ctx); err != nil {
+	if err := clients.Finish(ctx); err != nil {
 		return nil, err
 	}
 	after, _ := procs.ReadProcs(pids)
@@ -511,7 +510,7 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	if redis != nil {
 		redisIdle, _ = procs.ReadProc(redis.PID())
 	}
-	fr, err := clients.results(ctx)
+	fr, err := clients.Results(ctx)
 	if err != nil {
 		return nil, err
 	}

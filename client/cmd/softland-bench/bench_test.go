@@ -1,10 +1,6 @@
 package main
 
 import (
-	"softland/client/cmd/softland-bench/internal/report"
-
-	"softland/client/cmd/softland-bench/internal/procs"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/fleet"
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // TestMain lets the test binary play the roles the benchmark re-executes
@@ -198,15 +198,15 @@ func TestParseRefuses(t *testing.T) {
 func TestSourceIPs(t *testing.T) {
 	seen := map[string]bool{}
 	for n := range 5000 {
-		ip := sourceIP(n)
+		ip := fleet.SourceIP(n)
 		if !ip.IsLoopback() || ip.Equal(net.IPv4(127, 0, 0, 1)) {
-			t.Fatalf("sourceIP(%d) = %v", n, ip)
+			t.Fatalf("fleet.SourceIP(%d) = %v", n, ip)
 		}
 		if last := ip.To4()[3]; last < 2 || last == 255 {
-			t.Fatalf("sourceIP(%d) = %v", n, ip)
+			t.Fatalf("fleet.SourceIP(%d) = %v", n, ip)
 		}
 		if seen[ip.String()] {
-			t.Fatalf("sourceIP(%d) = %v again", n, ip)
+			t.Fatalf("fleet.SourceIP(%d) = %v again", n, ip)
 		}
 		seen[ip.String()] = true
 	}

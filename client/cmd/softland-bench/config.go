@@ -1,10 +1,6 @@
 package main
 
 import (
-	"softland/client/cmd/softland-bench/internal/report"
-
-	"softland/client/cmd/softland-bench/internal/procs"
-
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/fleet"
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // Hard bounds: a benchmark that could be pointed at anything, or run for
@@ -21,12 +21,9 @@ import (
 const (
 	MaxPairs    = 20000
 	MaxDuration = 10 * time.Minute
-	// MinPairPeriod is the shortest time between two rounds of one pair. A
-	// round costs the busier seat up to five requests, and the server allows
-	// 20 per second per socket, so two rounds per second per pair keep every
-	// socket well inside its limit. A rate that would need more is cut, and
-	// the report says so.
-	MinPairPeriod = 500 * time.Millisecond
+	// MinPairPeriod is the shortest time between two rounds of one pair
+	// (see fleet.MinPairPeriod).
+	MinPairPeriod = fleet.MinPairPeriod
 	// The Centrifugo release the benchmark compares with.
 	CentrifugoVersion = "v6.9.1"
 )

@@ -32,8 +32,6 @@
 package main
 
 import (
-	"softland/client/cmd/softland-bench/internal/floor"
-
 	"context"
 	"errors"
 	"flag"
@@ -42,6 +40,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"softland/client/cmd/softland-bench/internal/fleet"
+	"softland/client/cmd/softland-bench/internal/floor"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case cfg.worker:
-		return serveWorker(ctx, os.Stdin, stdout)
+		return fleet.ServeWorker(ctx, os.Stdin, stdout)
 	case cfg.floorServer:
 		return floor.Serve(ctx, cfg.addr, stdout)
 	case cfg.harnessServer:

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"softland/client/cmd/softland-bench/internal/procs"
-
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -11,7 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"softland/client/cmd/softland-bench/internal/fleet"
 	"softland/client/cmd/softland-bench/internal/peers"
+	"softland/client/cmd/softland-bench/internal/procs"
 )
 
 // centrifugoBin finds or builds the Centrifugo binary -centrifugo asks
@@ -63,21 +63,21 @@ type peerSide struct {
 	wait time.Duration
 }
 
-func (s *peerSide) setup(ctx context.Context) (int, error) {
+func (s *peerSide) Setup(ctx context.Context) (int, error) {
 	return s.f.Setup(ctx), ctx.Err()
 }
 
-func (s *peerSide) load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
+func (s *peerSide) Load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
 	s.f.Load(ctx, start, period, dur, grace)
 	return ctx.Err()
 }
 
-func (s *peerSide) finish(context.Context) error { s.f.Finish(s.wait); return nil }
+func (s *peerSide) Finish(context.Context) error { s.f.Finish(s.wait); return nil }
 
-func (s *peerSide) results(context.Context) (*fleetResults, error) {
+func (s *peerSide) Results(context.Context) (*fleet.Results, error) {
 	s.f.Close()
 	r := s.f.Results()
-	return &fleetResults{
+	return &fleet.Results{
 		Pairs: r.Active, Active: r.Active,
 		Sender: r.Latency, Rounds: r.Taps, Submits: r.Taps, Taps: r.Taps, Unsent: r.Unsent,
 		LastReveal: r.LastRecv, Lost: r.Lost, Duplicated: r.Duplicated, Errors: r.Errors,
@@ -85,5 +85,5 @@ func (s *peerSide) results(context.Context) (*fleetResults, error) {
 	}, nil
 }
 
-func (s *peerSide) close()      { s.f.Close() }
-func (s *peerSide) pids() []int { return []int{os.Getpid()} }
+func (s *peerSide) Close()      { s.f.Close() }
+func (s *peerSide) PIDs() []int { return []int{os.Getpid()} }
