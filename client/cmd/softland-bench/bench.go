@@ -133,13 +133,25 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		}
 		rep.Floor = r
 	}
+	peersFit := 2*cfg.pairs <= e.perProc+serverFileSlack-clientFileSlack
+	if cfg.oneWay && !peersFit {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the relay with one message per tap not measured: its %d client sockets must fit in this process, which may open %d files", 2*cfg.pairs, nofile))
+	} else if cfg.oneWay {
+		e.progress("relay, one message per tap: %d pairs", cfg.pairs)
+		r, err := e.measure(ctx, modeRelayMsg)
+		if err != nil {
+			keep = true
+			return fmt.Errorf("relay, one message per tap: %w", err)
+		}
+		rep.Peers = append(rep.Peers, r)
+	}
 	var note string
 	if e.centrifugo, note = e.centrifugoBin(ctx); note != "" {
 		rep.Notes = append(rep.Notes, note)
 		e.progress("%s", note)
 	}
 	if e.centrifugo != "" {
-		if 2*cfg.pairs > e.perProc+serverFileSlack-clientFileSlack {
+		if !peersFit {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("Centrifugo not measured: its %d client sockets must fit in this process, which may open %d files", 2*cfg.pairs, nofile))
 		} else {
 			e.progress("centrifugo: %d pairs", cfg.pairs)
@@ -337,8 +349,12 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 		}
 	}
 	switch mode {
-	case modeFloor:
-		for i := range e.floorProcs() {
+	case modeFloor, modeRelayMsg:
+		n := e.floorProcs()
+		if mode == modeRelayMsg {
+			n = 1 // the peer's phones are in this process: as many sockets as one floor may hold
+		}
+		for i := range n {
 			p, err := procs.Start(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, procs.ChildEnviron(procs.ChildEnv+"=1"), true, e.serverCPUs())
 			if err != nil {
 				return nil, err
@@ -407,8 +423,11 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	}
 
 	res = &report.Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
-	if mode == modeFloor {
-		res.Name = "relay"
+	switch mode {
+	case modeFloor:
+		res.Name = "relay (rounds)"
+	case modeRelayMsg:
+		res.Name = "relay (100 B)"
 	}
 	if mode == modeTwo && cfg.instances != 2 {
 		res.Name = fmt.Sprintf("redis×%d", cfg.instances)
@@ -418,14 +437,19 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 
 	var clients fleet.Side
 	setupStart := time.Now()
-	if mode == modeCentrifugo {
-		// One process holds every socket: checkFiles made sure it may.
-		clients = &peerSide{wait: cfg.stepTimeout, f: peers.New(peers.Config{
+	if mode == modeCentrifugo || mode == modeRelayMsg {
+		// One process holds every socket: bench made sure it may.
+		pc := peers.Config{
+			Kind:   peers.Centrifugo,
 			URL:    "ws" + strings.TrimPrefix(bases[0], "http") + "/connection/websocket",
 			Secret: e.centrifugoSecret, Pairs: cfg.pairs, Dialers: cfg.dialers,
 			StepTimeout: cfg.stepTimeout, Progress: e.progress,
 			Client: fleet.New(ctx, fc).Client,
-		})}
+		}
+		if mode == modeRelayMsg {
+			pc.Kind, pc.URL = peers.Relay, "ws"+strings.TrimPrefix(bases[0], "http")+"/ws"
+		}
+		clients = &peerSide{wait: cfg.stepTimeout, f: peers.New(pc)}
 	} else if e.clientProcs() == 0 {
 		clients = &fleet.Local{F: fleet.New(ctx, fc)}
 	} else {

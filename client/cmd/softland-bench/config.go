@@ -49,6 +49,7 @@ const (
 	modeTarget     = report.ModeTarget
 	modeFloor      = report.ModeFloor
 	modeCentrifugo = report.ModeCentrifugo
+	modeRelayMsg   = report.ModeRelayMsg
 )
 
 type config struct {
@@ -59,6 +60,7 @@ type config struct {
 	rate        float64 // taps per second
 	pin         *procs.Pinning
 	centrifugo  string // "", "auto" or a binary
+	oneWay      bool   // also the relay with one message per tap
 	duration    time.Duration
 	pauseEvery  int
 	floor       bool
@@ -97,6 +99,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.rate, "rate", DefaultRate, "target taps per second over all pairs: a tap is the submit that completes a pair's round and triggers the reveal, so each tap is one round and two submits (before, -rate counted submits: twice this)")
 	var pin string
 	fs.StringVar(&pin, "pin", "auto", "pinned mode: SERVER/PHONES CPU lists (e.g. 0/1) for the measured server and its redis-server, and for the phones; auto: server on CPU 0, phones on the others (with at least two CPUs); off: not pinned")
+	fs.BoolVar(&c.oneWay, "relay-msg", true, "also measure the bare relay carrying one 100-byte message per tap, one way (the floor with -floor carries Softland's whole rounds)")
 	fs.StringVar(&c.centrifugo, "centrifugo", "auto", "also measure Centrifugo "+CentrifugoVersion+" with one subscriber and one publisher per pair, one 100-byte publish per tap: auto (go install it once into the user cache directory), a centrifugo binary, or off")
 	fs.DurationVar(&c.duration, "duration", DefaultDuration, fmt.Sprintf("how long check-in rounds run (at most %s)", MaxDuration))
 	fs.IntVar(&c.pauseEvery, "pause-every", DefaultPauseEvery, "every Nth round of a pair also pauses and unpauses (0: never)")
@@ -175,7 +178,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	switch {
-	case len(c.modes) == 0 && !c.floor && c.centrifugo == "":
+	case len(c.modes) == 0 && !c.floor && c.centrifugo == "" && !c.oneWay:
 		return nil, errors.New("nothing to measure: give -mode or -target")
 	case c.pairs < 1 || c.pairs > MaxPairs:
 		return nil, fmt.Errorf("-pairs must be 1 to %d", MaxPairs)

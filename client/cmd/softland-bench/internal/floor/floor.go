@@ -23,7 +23,8 @@ import (
 // library with the same options, and nothing else. A socket's first frame
 // registers it under a pair id and seat (its "id" is "r.<pair>.<seat>") and is
 // echoed back; every later frame is written to the partner and echoed to the
-// sender, so a submit reaches both phones once, like a reveal. It keeps no
+// sender, so a submit reaches both phones once, like a reveal, except a
+// one-way message (id "m<n>"), which only goes to the partner. It keeps no
 // state, logs nothing, checks nothing and sends no pings.
 type floor struct {
 	mu    sync.Mutex
@@ -105,11 +106,19 @@ func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
 		if partner != nil {
 			writeFloor(partner, b)
 		}
+		if oneWay(b) {
+			continue
+		}
 		if !writeFloor(ws, b) {
 			return
 		}
 	}
 }
+
+// oneWay reports whether a frame is a one-way message (its id starts with
+// "m"): forwarded to the partner only, as a pub/sub relay would, for the
+// benchmark's one-message-per-tap comparison.
+func oneWay(b []byte) bool { return strings.HasPrefix(FrameID(b), "m") }
 
 func writeFloor(ws *websocket.Conn, b []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), floorWriteTimeout)

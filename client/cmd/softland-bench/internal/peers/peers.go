@@ -1,8 +1,9 @@
-// Package peers drives general-purpose real-time servers with the
-// benchmark's tap schedule, so Softland's numbers stand next to theirs from
-// the same run on the same machine. Today it knows Centrifugo: one
-// subscriber and one publisher socket per pair, one 100-byte publish per
-// tap, latency from the tap's due time to the subscriber's receipt.
+// Package peers drives other servers with the benchmark's tap schedule, so
+// Softland's numbers stand next to theirs from the same run on the same
+// machine: Centrifugo, and the bare relay (package floor) carrying one
+// message per tap. Each pair is one subscriber and one publisher socket, one
+// 100-byte message per tap, latency from the tap's due time to the
+// subscriber's receipt.
 package peers
 
 import (
@@ -107,9 +108,22 @@ func Token(secret []byte, sub string) string {
 	return head + "." + body + "." + enc.EncodeToString(m.Sum(nil))
 }
 
-// Config is one Centrifugo fleet's workload.
+// Kind is which server a fleet speaks to.
+type Kind int
+
+const (
+	// Centrifugo: connect with an HS256 token, subscribe, publish.
+	Centrifugo Kind = iota
+	// Relay: the benchmark's bare relay (package floor): register both
+	// sockets of a pair, then frames whose id starts with "m" go one way,
+	// from the publisher to its partner, and are not echoed.
+	Relay
+)
+
+// Config is one fleet's workload.
 type Config struct {
-	URL         string // ws://host:port/connection/websocket
+	Kind        Kind
+	URL         string // ws://host:port/connection/websocket, or the relay's /ws
 	Secret      []byte
 	Pairs       int
 	Dialers     int
@@ -216,6 +230,18 @@ func (f *Fleet) Setup(ctx context.Context) int {
 func (p *pair) setup(ctx context.Context) error {
 	f := p.f
 	var err error
+	if f.cfg.Kind == Relay {
+		if p.pub, err = p.register(ctx, 0); err != nil {
+			return err
+		}
+		if p.sub, err = p.register(ctx, 1); err != nil {
+			return err
+		}
+		f.readers.Add(2)
+		go p.readSub()
+		go p.readPub()
+		return nil
+	}
 	if p.sub, err = p.connect(ctx, 2*p.idx); err != nil {
 		return err
 	}
@@ -229,6 +255,31 @@ func (p *pair) setup(ctx context.Context) error {
 	go p.readSub()
 	go p.readPub()
 	return nil
+}
+
+// register dials the relay for seat and registers it under the pair (the
+// relay echoes the registration).
+func (p *pair) register(ctx context.Context, seat int) (*websocket.Conn, error) {
+	f := p.f
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.StepTimeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, f.cfg.URL, &websocket.DialOptions{
+		HTTPClient:      f.cfg.Client(2*p.idx + seat),
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial: %s", kind(err))
+	}
+	hello := fmt.Sprintf(`{"id":"r.m%d.%d"}`, p.idx, seat)
+	if err := ws.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("register: %s", kind(err))
+	}
+	if _, _, err := ws.Read(ctx); err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("register: %s", kind(err))
+	}
+	return ws, nil
 }
 
 // connect dials socket n and sends the connect command with its token.
@@ -303,6 +354,15 @@ func (p *pair) readSub() {
 			return
 		}
 		at := time.Now()
+		if p.f.cfg.Kind == Relay {
+			seq, err := relaySeq(b)
+			if err != nil {
+				p.f.noteErr("bad frame")
+				continue
+			}
+			p.received(seq, at)
+			continue
+		}
 		for line := range bytes.Lines(b) {
 			line = bytes.TrimSpace(line)
 			if string(line) == "{}" {
@@ -411,10 +471,7 @@ func (p *pair) publish(ctx context.Context, end, cutoff time.Time) {
 				continue
 			}
 		}
-		// The data is MessageBytes long: the sequence number, padded.
-		num := strconv.Itoa(seq)
-		pad := strings.Repeat("x", max(0, MessageBytes-len(`{"s":,"p":""}`)-len(num)))
-		msg := `{"id":` + strconv.Itoa(seq+10) + `,"publish":{"channel":"` + p.channel + `","data":{"s":` + num + `,"p":"` + pad + `"}}}`
+		msg := p.message(seq)
 		wctx, cancel := context.WithDeadline(ctx, cutoff)
 		err := p.pub.Write(wctx, websocket.MessageText, []byte(msg))
 		cancel()
@@ -425,6 +482,32 @@ func (p *pair) publish(ctx context.Context, end, cutoff time.Time) {
 		}
 		p.sent++
 	}
+}
+
+// message is tap seq's frame: a publish of MessageBytes of data to
+// Centrifugo, or a frame of MessageBytes to the relay.
+func (p *pair) message(seq int) string {
+	num := strconv.Itoa(seq)
+	if p.f.cfg.Kind == Relay {
+		pad := strings.Repeat("x", max(0, MessageBytes-len(`{"id":"m","p":""}`)-len(num)))
+		return `{"id":"m` + num + `","p":"` + pad + `"}`
+	}
+	pad := strings.Repeat("x", max(0, MessageBytes-len(`{"s":,"p":""}`)-len(num)))
+	return `{"id":` + strconv.Itoa(seq+10) + `,"publish":{"channel":"` + p.channel + `","data":{"s":` + num + `,"p":"` + pad + `"}}}`
+}
+
+// relaySeq reads the sequence number from a relay message's id, "m<seq>".
+func relaySeq(b []byte) (int, error) {
+	const key = `{"id":"m`
+	if !bytes.HasPrefix(b, []byte(key)) {
+		return 0, errors.New("not a message")
+	}
+	b = b[len(key):]
+	i := bytes.IndexByte(b, '"')
+	if i < 0 {
+		return 0, errors.New("not a message")
+	}
+	return strconv.Atoi(string(b[:i]))
 }
 
 // Finish waits up to wait for publications still on their way.
