@@ -137,6 +137,14 @@ func TestSmokeMemoryAndFloor(t *testing.T) {
 	if len(rep.Goals) == 0 {
 		t.Error("no goals judged")
 	}
+	// The relay carrying one message per tap: every tap received once.
+	if len(rep.Peers) != 1 || rep.Peers[0].Mode != "relay-msg" {
+		t.Fatalf("peers %v, want the relay with one message per tap", rep.Peers)
+	}
+	r := rep.Peers[0]
+	if r.Taps == 0 || r.Reveal.N != int(r.Taps) || r.Lost+r.Duplicated+r.Errors+r.Unsent != 0 {
+		t.Errorf("relay, one message per tap: %d taps, %d samples, lost %d, duplicated %d, errors %d, unsent %d (%v)", r.Taps, r.Reveal.N, r.Lost, r.Duplicated, r.Errors, r.Unsent, r.ErrorKinds)
+	}
 }
 
 // TestSmokeProcesses runs the phones in worker processes and the floor as
@@ -209,5 +217,30 @@ func TestSourceIPs(t *testing.T) {
 			t.Fatalf("fleet.SourceIP(%d) = %v again", n, ip)
 		}
 		seen[ip.String()] = true
+	}
+}
+
+// TestSmokeCentrifugo runs the Centrifugo peer beside the floor when
+// SOFTLAND_BENCH_CENTRIFUGO names a centrifugo binary (building one takes
+// minutes and the module proxy, so no test does it).
+func TestSmokeCentrifugo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Centrifugo and 100 sockets")
+	}
+	bin := os.Getenv("SOFTLAND_BENCH_CENTRIFUGO")
+	if bin == "" {
+		t.Skip("set SOFTLAND_BENCH_CENTRIFUGO to a centrifugo v6.9.1 binary to run this")
+	}
+	t.Parallel()
+	rep := smoke(t, "-mode", "floor", "-centrifugo", bin)
+	if len(rep.Peers) != 2 {
+		t.Fatalf("%d peers measured, want 2: the relay with one message per tap and Centrifugo (notes: %v)", len(rep.Peers), rep.Notes)
+	}
+	c := rep.Peers[len(rep.Peers)-1]
+	if c.Taps == 0 || c.Reveal.N != int(c.Taps) {
+		t.Errorf("centrifugo: %d taps, %d latency samples", c.Taps, c.Reveal.N)
+	}
+	if c.Lost+c.Duplicated+c.Errors+c.Unsent != 0 {
+		t.Errorf("centrifugo: lost %d, duplicated %d, errors %d, unsent %d (%v)", c.Lost, c.Duplicated, c.Errors, c.Unsent, c.ErrorKinds)
 	}
 }
