@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"softland/client/cmd/softland-bench/internal/fleet"
 	"softland/client/cmd/softland-bench/internal/procs"
 	"softland/client/cmd/softland-bench/internal/report"
 )
@@ -200,23 +198,6 @@ func TestParseRefuses(t *testing.T) {
 				t.Errorf("parse(%q) accepted", args)
 			}
 		})
-	}
-}
-
-func TestSourceIPs(t *testing.T) {
-	seen := map[string]bool{}
-	for n := range 5000 {
-		ip := fleet.SourceIP(n)
-		if !ip.IsLoopback() || ip.Equal(net.IPv4(127, 0, 0, 1)) {
-			t.Fatalf("fleet.SourceIP(%d) = %v", n, ip)
-		}
-		if last := ip.To4()[3]; last < 2 || last == 255 {
-			t.Fatalf("fleet.SourceIP(%d) = %v", n, ip)
-		}
-		if seen[ip.String()] {
-			t.Fatalf("fleet.SourceIP(%d) = %v again", n, ip)
-		}
-		seen[ip.String()] = true
 	}
 }
 
