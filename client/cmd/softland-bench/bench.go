@@ -438,13 +438,16 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 	var clients fleet.Side
 	setupStart := time.Now()
 	if mode == modeCentrifugo || mode == modeRelayMsg {
-		// One process holds every socket: bench made sure it may.
+		// One process holds every socket: bench made sure it may. The
+		// peers dial from the fleet's loopback source addresses.
+		dialer := &fleet.Local{F: fleet.New(ctx, fc)}
+		defer dialer.Close()
 		pc := peers.Config{
 			Kind:   peers.Centrifugo,
 			URL:    "ws" + strings.TrimPrefix(bases[0], "http") + "/connection/websocket",
 			Secret: e.centrifugoSecret, Pairs: cfg.pairs, Dialers: cfg.dialers,
 			StepTimeout: cfg.stepTimeout, Progress: e.progress,
-			Client: fleet.New(ctx, fc).Client,
+			Client: dialer.F.Client,
 		}
 		if mode == modeRelayMsg {
 			pc.Kind, pc.URL = peers.Relay, "ws"+strings.TrimPrefix(bases[0], "http")+"/ws"
