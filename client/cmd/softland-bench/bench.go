@@ -13,17 +13,24 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/fleet"
+	"softland/client/cmd/softland-bench/internal/peers"
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // env is what one invocation shares between its runs.
 type env struct {
-	cfg      *config
-	dir      string // temporary: binaries, logs, redis
-	bin      string // softland
-	caps     serverCaps
-	harness  bool // run the profiling harness instead of bin
-	self     string
-	progress func(format string, args ...any)
+	cfg              *config
+	dir              string // temporary: binaries, logs, redis
+	bin              string // softland
+	caps             procs.ServerCaps
+	harness          bool // run the profiling harness instead of bin
+	self             string
+	progress         func(format string, args ...any)
+	centrifugo       string // binary, when measured
+	centrifugoSecret []byte // of the running node
 	// perProc is how many sockets one process may hold here: RLIMIT_NOFILE
 	// less room for everything else a process opens.
 	perProc int
@@ -47,13 +54,25 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 	}}
 	// Each side holds one socket per phone: the servers, started from here,
 	// inherit the limit.
-	nofile, err := raiseNofile(uint64(2*cfg.pairs + 8192))
+	nofile, err := procs.RaiseNofile(uint64(2*cfg.pairs + 8192))
 	if err != nil {
 		return err
 	}
 	e.perProc = int(nofile) - serverFileSlack
 	if err := e.checkFiles(); err != nil {
 		return err
+	}
+	if pin := cfg.pin; pin != nil {
+		// The phones: this process, and the workers it starts, which
+		// inherit its affinity. The servers are pinned as they start.
+		was, err := procs.SelfAffinity()
+		if err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+		if err := procs.PinProcess(os.Getpid(), pin.Phones); err != nil {
+			return fmt.Errorf("-pin: %w", err)
+		}
+		defer procs.RestoreSelf(was)
 	}
 	// The clients share two cores with the server: collect their garbage
 	// less often, and give it back afterwards (tests run this in-process).
@@ -81,12 +100,12 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		return err
 	}
 
-	rep := &Report{
+	rep := &report.Report{
 		Date:    time.Now().UTC().Format(time.RFC3339),
-		Machine: machine(nofile),
+		Machine: report.MachineInfo(nofile),
 		Args:    args,
-		Settings: Settings{
-			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate,
+		Settings: report.Settings{
+			Pairs: cfg.pairs, Sockets: 2 * cfg.pairs, Rate: cfg.rate, Pinning: cfg.pin.String(),
 			DurationSecond: cfg.duration.Seconds(), PauseEvery: cfg.pauseEvery,
 			PerSource: cfg.perSource, SourceAddrs: (2*cfg.pairs + cfg.perSource - 1) / cfg.perSource,
 		},
@@ -114,6 +133,37 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		}
 		rep.Floor = r
 	}
+	peersFit := 2*cfg.pairs <= e.perProc+serverFileSlack-clientFileSlack
+	if cfg.oneWay && !peersFit {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the relay with one message per tap not measured: its %d client sockets must fit in this process, which may open %d files", 2*cfg.pairs, nofile))
+	} else if cfg.oneWay {
+		e.progress("relay, one message per tap: %d pairs", cfg.pairs)
+		r, err := e.measure(ctx, modeRelayMsg)
+		if err != nil {
+			keep = true
+			return fmt.Errorf("relay, one message per tap: %w", err)
+		}
+		rep.Peers = append(rep.Peers, r)
+	}
+	var note string
+	if e.centrifugo, note = e.centrifugoBin(ctx); note != "" {
+		rep.Notes = append(rep.Notes, note)
+		e.progress("%s", note)
+	}
+	if e.centrifugo != "" {
+		if !peersFit {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("Centrifugo not measured: its %d client sockets must fit in this process, which may open %d files", 2*cfg.pairs, nofile))
+		} else {
+			e.progress("centrifugo: %d pairs", cfg.pairs)
+			r, err := e.measure(ctx, modeCentrifugo)
+			if err != nil {
+				keep = true
+				return fmt.Errorf("centrifugo: %w", err)
+			}
+			report.Compare(r, rep.Floor)
+			rep.Peers = append(rep.Peers, r)
+		}
+	}
 	for _, m := range cfg.modes {
 		e.progress("%s: %d pairs", m, cfg.pairs)
 		r, err := e.measure(ctx, m)
@@ -121,14 +171,14 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 			keep = true
 			return fmt.Errorf("%s: %w", m, err)
 		}
-		compare(r, rep.Floor)
+		report.Compare(r, rep.Floor)
 		rep.Results = append(rep.Results, r)
 	}
-	rep.Goals = goals(rep)
-	if p := rep.Settings.Rate / 2 * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f submits/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f submits/s", cfg.rate, p, 2*float64(cfg.pairs)/MinPairPeriod.Seconds()))
+	rep.Goals = report.Goals(rep)
+	if p := rep.Settings.Rate * MinPairPeriod.Seconds(); float64(cfg.pairs) < p {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%.0f taps/s needs at least %.0f pairs at two rounds per pair per second; the schedule was cut to %.0f taps/s", cfg.rate, p, float64(cfg.pairs)/MinPairPeriod.Seconds()))
 	}
-	printReport(stdout, rep)
+	report.Print(stdout, rep)
 	if cfg.jsonPath != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {
@@ -139,7 +189,7 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 		}
 	}
 	var bad []string
-	for _, r := range append(rep.Results, rep.Floor) {
+	for _, r := range append(append(slices.Clone(rep.Results), rep.Peers...), rep.Floor) {
 		if r != nil && (r.Lost|r.Duplicated|r.Unexpected|r.Mismatched|r.WrongReveal|r.Errors != 0 || r.FailedPairs != 0) {
 			bad = append(bad, r.Name)
 		}
@@ -153,19 +203,19 @@ func bench(ctx context.Context, cfg *config, args []string, stdout, stderr io.Wr
 
 // prepareServer builds softland (or takes -server-bin) and finds out which
 // of the flags the benchmark would like it has.
-func (e *env) prepareServer(ctx context.Context, rep *Report) error {
+func (e *env) prepareServer(ctx context.Context, rep *report.Report) error {
 	cfg := e.cfg
 	e.bin = cfg.serverBin
 	if e.bin == "" {
 		e.progress("building ./server/cmd/softland")
-		bin, err := buildServer(ctx, e.dir)
+		bin, err := procs.BuildServer(ctx, e.dir)
 		if err != nil {
 			return err
 		}
 		e.bin = bin
 	}
-	e.caps = probeServer(ctx, e.bin)
-	e.harness = cfg.harness || (cfg.profileDir != "" && !e.caps.pprof)
+	e.caps = procs.ProbeServer(ctx, e.bin)
+	e.harness = cfg.harness || (cfg.profileDir != "" && !e.caps.Pprof)
 	if e.harness {
 		rep.Server = "profiling harness (server/edge, room and store packages in softland-bench -harness-server, net/http/pprof, per-address caps lifted)"
 		if cfg.profileDir != "" && !cfg.harness {
@@ -174,7 +224,7 @@ func (e *env) prepareServer(ctx context.Context, rep *Report) error {
 		return nil
 	}
 	rep.Server = e.bin + " " + strings.Join(e.serverFlags(), " ")
-	if !e.caps.socketsPerIP || !e.caps.admitsPerIP {
+	if !e.caps.SocketsPerIP || !e.caps.AdmitsPerIP {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("softland has no -sockets-per-ip/-admits-per-ip flags: the benchmark stays under the default per-address caps by using %d sockets per loopback source address", cfg.perSource))
 	}
 	return nil
@@ -217,18 +267,27 @@ func (e *env) checkFiles() error {
 // and store.
 func (e *env) serverFlags() []string {
 	flags := []string{"-log-level", "warn"}
-	if e.caps.socketsPerIP {
+	if e.caps.SocketsPerIP {
 		flags = append(flags, "-sockets-per-ip", "1000000")
 	}
-	if e.caps.admitsPerIP {
+	if e.caps.AdmitsPerIP {
 		flags = append(flags, "-admits-per-ip", "1000000")
 	}
 	return flags
 }
 
+// serverCPUs is where servers and redis-server run in the pinned mode (nil:
+// anywhere).
+func (e *env) serverCPUs() []int {
+	if e.cfg.pin == nil {
+		return nil
+	}
+	return e.cfg.pin.Server
+}
+
 // server is one measured server process.
 type server struct {
-	p     *proc
+	p     *procs.Proc
 	url   string // http base
 	pprof string // http base of /debug/pprof, if profiling
 }
@@ -240,16 +299,16 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 		if redisURL != "" {
 			args = append(args, "-redis-url", redisURL)
 		}
-		p, err := startProc(ctx, name, e.dir, e.self, args, childEnviron(childEnv+"=1"), true)
+		p, err := procs.Start(ctx, name, e.dir, e.self, args, procs.ChildEnviron(procs.ChildEnv+"=1"), true, e.serverCPUs())
 		if err != nil {
 			return nil, err
 		}
-		return &server{p: p, url: p.url, pprof: p.url}, nil
+		return &server{p: p, url: p.URL, pprof: p.URL}, nil
 	}
 	args := append([]string{"-addr", "127.0.0.1:0"}, e.serverFlags()...)
 	pprofURL := ""
-	if e.cfg.profileDir != "" && e.caps.pprof {
-		port, err := freePort()
+	if e.cfg.profileDir != "" && e.caps.Pprof {
+		port, err := procs.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -260,43 +319,47 @@ func (e *env) startSoftland(ctx context.Context, name, redisURL string) (*server
 	if redisURL != "" {
 		args = append(args, "-redis-url", redisURL)
 	}
-	p, err := startProc(ctx, name, e.dir, e.bin, args, childEnviron(), true)
+	p, err := procs.Start(ctx, name, e.dir, e.bin, args, procs.ChildEnviron(), true, e.serverCPUs())
 	if err != nil {
 		return nil, err
 	}
-	return &server{p: p, url: p.url, pprof: pprofURL}, nil
+	return &server{p: p, url: p.URL, pprof: pprofURL}, nil
 }
 
 // measure starts what mode needs, runs the workload on it and stops it.
-func (e *env) measure(ctx context.Context, mode string) (res *Result, err error) {
+func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err error) {
 	cfg := e.cfg
 	var (
 		servers []*server
-		redis   *proc
+		redis   *procs.Proc
 		pids    []int
 	)
 	defer func() {
 		for _, s := range servers {
-			s.p.stop()
+			s.p.Stop()
 		}
 		if redis != nil {
-			redis.stop()
+			redis.Stop()
 		}
 	}()
 	redisURL := ""
 	if mode == modeRedis || mode == modeTwo {
-		if redis, redisURL, err = startRedis(ctx, e.dir, cfg.redisBin); err != nil {
+		if redis, redisURL, err = procs.StartRedis(ctx, e.dir, cfg.redisBin, e.serverCPUs()); err != nil {
 			return nil, err
 		}
 	}
 	switch mode {
-	case modeFloor:
-		for i := range e.floorProcs() {
-			p, err := startProc(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, childEnviron(childEnv+"=1"), true)
+	case modeFloor, modeRelayMsg:
+		n := e.floorProcs()
+		if mode == modeRelayMsg {
+			n = 1 // the peer's phones are in this process: as many sockets as one floor may hold
+		}
+		for i := range n {
+			p, err := procs.Start(ctx, fmt.Sprintf("floor-%d", i+1), e.dir, e.self, []string{"-floor-server", "-addr", "127.0.0.1:0"}, procs.ChildEnviron(procs.ChildEnv+"=1"), true, e.serverCPUs())
 			if err != nil {
 				return nil, err
 			}
-			servers = append(servers, &server{p: p, url: p.url})
+			servers = append(servers, &server{p: p, url: p.URL})
 		}
 	case modeMemory, modeRedis:
 		s, err := e.startSoftland(ctx, "softland-"+mode, redisURL)
@@ -304,6 +367,13 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 			return nil, err
 		}
 		servers = append(servers, s)
+	case modeCentrifugo:
+		s, secret, err := e.startCentrifugo(ctx)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+		e.centrifugoSecret = secret
 	case modeTwo:
 		for i := range cfg.instances {
 			s, err := e.startSoftland(ctx, fmt.Sprintf("softland-two-%d", i+1), redisURL)
@@ -320,54 +390,80 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	} else {
 		for _, s := range servers {
 			bases = append(bases, s.url)
-			pids = append(pids, s.p.pid())
+			pids = append(pids, s.p.PID())
 		}
 	}
 	for i, b := range bases {
-		var p *proc
+		var p *procs.Proc
 		if i < len(servers) {
 			p = servers[i].p
 		}
-		if err := waitHTTP(ctx, b+"/readyz", p); err != nil {
+		ready := "/readyz"
+		if mode == modeCentrifugo {
+			ready = "/health"
+		}
+		if err := procs.WaitHTTP(ctx, b+ready, p); err != nil {
 			return nil, err
 		}
 	}
 	sleep(ctx, 500*time.Millisecond)
 
-	fc := fleetConfig{
-		Wire:  wireSoftland,
+	fc := fleet.Config{
+		Wire:  fleet.WireSoftland,
 		Split: mode == modeTwo || (mode == modeTarget && len(bases) == 2),
 		Pairs: cfg.pairs, TotalPairs: cfg.pairs, PerSource: cfg.perSource,
 		Dialers: cfg.dialers, StepTimeout: cfg.stepTimeout, PauseEvery: cfg.pauseEvery,
-		RevealSize: cfg.revealSize, progress: e.progress,
+		RevealSize: cfg.revealSize, Progress: e.progress,
 	}
 	if mode == modeFloor {
-		fc.Wire = wireFloor
+		fc.Wire = fleet.WireFloor
 	}
 	for _, b := range bases {
 		fc.Servers = append(fc.Servers, "ws"+strings.TrimPrefix(b, "http")+"/ws")
 	}
 
-	res = &Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
+	res = &report.Result{Name: mode, Mode: mode, Pairs: cfg.pairs, TargetRate: cfg.rate}
+	switch mode {
+	case modeFloor:
+		res.Name = "relay (rounds)"
+	case modeRelayMsg:
+		res.Name = "relay (100 B)"
+	}
 	if mode == modeTwo && cfg.instances != 2 {
 		res.Name = fmt.Sprintf("redis×%d", cfg.instances)
 	}
-	base, haveProc := readProcs(pids)
+	base, haveProc := procs.ReadProcs(pids)
 	goBase := scrapeAll(ctx, bases)
 
-	var clients clientSide
+	var clients fleet.Side
 	setupStart := time.Now()
-	if e.clientProcs() == 0 {
-		clients = &local{f: newFleet(ctx, fc)}
+	if mode == modeCentrifugo || mode == modeRelayMsg {
+		// One process holds every socket: bench made sure it may. The
+		// peers dial from the fleet's loopback source addresses.
+		dialer := &fleet.Local{F: fleet.New(ctx, fc)}
+		defer dialer.Close()
+		pc := peers.Config{
+			Kind:   peers.Centrifugo,
+			URL:    "ws" + strings.TrimPrefix(bases[0], "http") + "/connection/websocket",
+			Secret: e.centrifugoSecret, Pairs: cfg.pairs, Dialers: cfg.dialers,
+			StepTimeout: cfg.stepTimeout, Progress: e.progress,
+			Client: dialer.F.Client,
+		}
+		if mode == modeRelayMsg {
+			pc.Kind, pc.URL = peers.Relay, "ws"+strings.TrimPrefix(bases[0], "http")+"/ws"
+		}
+		clients = &peerSide{wait: cfg.stepTimeout, f: peers.New(pc)}
+	} else if e.clientProcs() == 0 {
+		clients = &fleet.Local{F: fleet.New(ctx, fc)}
 	} else {
-		w, err := startWorkers(e.dir, e.self, fc, e.clientProcs())
+		w, err := fleet.StartWorkers(e.dir, e.self, fc, e.clientProcs())
 		if err != nil {
 			return nil, err
 		}
 		clients = w
 	}
-	defer clients.close()
-	active, err := clients.setup(ctx)
+	defer clients.Close()
+	active, err := clients.Setup(ctx)
 	setup := time.Since(setupStart)
 	if err != nil {
 		return nil, err
@@ -377,12 +473,12 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	res.SetupRate = float64(res.Sockets) / setup.Seconds()
 	e.progress("%s: %d sockets set up in %.2fs (%.0f/s)", mode, res.Sockets, res.SetupSeconds, res.SetupRate)
 	if active == 0 {
-		r, _ := clients.results(ctx)
+		r, _ := clients.Results(ctx)
 		return nil, fmt.Errorf("no pair could be set up: %v", r.ErrorKinds)
 	}
 	for _, s := range servers {
-		if !s.p.alive() {
-			return nil, fmt.Errorf("%s died; log: %s%s", s.p.name, s.p.logPath, tail(s.p.logPath))
+		if !s.p.Alive() {
+			return nil, fmt.Errorf("%s died; log: %s%s", s.p.Name, s.p.LogPath, procs.Tail(s.p.LogPath))
 		}
 	}
 
@@ -390,54 +486,58 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	// timers (pings). CPU is read over the last two seconds of the settle.
 	quiet := min(cfg.settle, 2*time.Second)
 	sleep(ctx, cfg.settle-quiet)
-	idle0, _ := readProcs(pids)
+	idle0, _ := procs.ReadProcs(pids)
 	sleep(ctx, quiet)
-	idle, _ := readProcs(pids)
+	idle, _ := procs.ReadProcs(pids)
 	goIdle := scrapeAll(ctx, bases)
 	prof := e.profiler(mode, servers)
 	prof.fetch(ctx, "heap-idle", "/debug/pprof/heap?gc=1")
 
 	// The load.
-	roundsPerSec := cfg.rate / 2
-	period := time.Duration(float64(active) / roundsPerSec * float64(time.Second))
+	period := time.Duration(float64(active) / cfg.rate * float64(time.Second))
 	period = max(period, MinPairPeriod)
-	res.ScheduledRate = 2 * float64(active) / period.Seconds()
-	var redisCPU0, redisCPU1 procStat
+	res.ScheduledRate = float64(active) / period.Seconds()
+	// A pair behind schedule may go on this long after the end to catch up
+	// with the taps it owes.
+	grace := cfg.stepTimeout
+	var redisCPU0, redisCPU1 procs.Stat
 	if redis != nil {
-		redisCPU0, _ = readProc(redis.pid())
+		redisCPU0, _ = procs.ReadProc(redis.PID())
 	}
 	prof.fetch(ctx, "allocs-before", "/debug/pprof/allocs")
 	goLoad0 := scrapeAll(ctx, bases)
-	start := time.Now().Add(100 * time.Millisecond)
-	sleep(ctx, time.Until(start))
-	cpu0, _ := readProcs(pids)
-	bench0, _ := readProcs(clients.pids())
-	machine0, haveMachine := machineBusy()
+	// The first rounds are prepared fleet.PrepLead before their taps: the load
+	// starts now, its schedule that much later, and CPU counts from now.
+	cpu0, _ := procs.ReadProcs(pids)
+	bench0, _ := procs.ReadProcs(clients.PIDs())
+	machine0, haveMachine := procs.MachineBusy()
+	loadStart := time.Now()
+	start := loadStart.Add(100*time.Millisecond + fleet.PrepLead(period))
 	cpuProf := prof.start(ctx, "cpu", fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(1, int(cfg.duration.Seconds()))))
-	e.progress("%s: rounds for %s at %.0f submits/s (each pair every %s)", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
-	if err := clients.load(ctx, start, period, cfg.duration); err != nil {
+	e.progress("%s: rounds for %s at %.0f taps/s (each pair every %s), open loop", mode, cfg.duration, res.ScheduledRate, period.Round(time.Millisecond))
+	if err := clients.Load(ctx, start, period, cfg.duration, grace); err != nil {
 		return nil, err
 	}
-	loadDur := time.Since(start)
-	cpu1, _ := readProcs(pids)
-	bench1, _ := readProcs(clients.pids())
-	machine1, _ := machineBusy()
+	loadDur := time.Since(loadStart)
+	cpu1, _ := procs.ReadProcs(pids)
+	bench1, _ := procs.ReadProcs(clients.PIDs())
+	machine1, _ := procs.MachineBusy()
 	if redis != nil {
-		redisCPU1, _ = readProc(redis.pid())
+		redisCPU1, _ = procs.ReadProc(redis.PID())
 	}
 	goLoad1 := scrapeAll(ctx, bases)
 	cpuProf.Wait()
-	if err := clients.finish(ctx); err != nil {
+	if err := clients.Finish(ctx); err != nil {
 		return nil, err
 	}
-	after, _ := readProcs(pids)
+	after, _ := procs.ReadProcs(pids)
 	prof.fetch(ctx, "heap-after", "/debug/pprof/heap")
 	prof.fetch(ctx, "allocs-after", "/debug/pprof/allocs")
-	var redisIdle procStat
+	var redisIdle procs.Stat
 	if redis != nil {
-		redisIdle, _ = readProc(redis.pid())
+		redisIdle, _ = procs.ReadProc(redis.PID())
 	}
-	fr, err := clients.results(ctx)
+	fr, err := clients.Results(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -450,38 +550,45 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 	if len(fr.ErrorKinds) > 0 {
 		res.ErrorKinds = fr.ErrorKinds
 	}
-	res.AchievedRate = float64(res.Submits) / cfg.duration.Seconds()
-	res.Reveal = summarize(append(slices.Clone(fr.Sender), fr.Partner...))
-	res.RevealSender = summarize(fr.Sender)
-	res.RevealPartner = summarize(fr.Partner)
-	res.Pause = summarize(fr.Pause)
-	res.Bench = ProcNumbers{CPUSeconds: bench1.cpu - bench0.cpu, CPUPercent: 100 * (bench1.cpu - bench0.cpu) / loadDur.Seconds()}
+	res.Taps, res.Unsent = fr.Taps, fr.Unsent
+	// Achieved: the taps that completed over the time it took, from the
+	// first due time to the last reveal, never less than the run's length.
+	took := cfg.duration
+	if fr.LastReveal > 0 {
+		took = max(took, time.Unix(0, fr.LastReveal).Sub(start))
+	}
+	res.AchievedRate = float64(res.Taps) / took.Seconds()
+	res.Reveal = report.Summarize(append(slices.Clone(fr.Sender), fr.Partner...))
+	res.RevealSender = report.Summarize(fr.Sender)
+	res.RevealPartner = report.Summarize(fr.Partner)
+	res.Pause = report.Summarize(fr.Pause)
+	res.Bench = report.ProcNumbers{CPUSeconds: bench1.CPU - bench0.CPU, CPUPercent: 100 * (bench1.CPU - bench0.CPU) / loadDur.Seconds()}
 	if haveProc {
-		pn := &ProcNumbers{
-			RSSBase: base.rss, RSSIdle: idle.rss, RSSPeak: after.hwm,
-			CPUSeconds: cpu1.cpu - cpu0.cpu,
-			CPUPercent: 100 * (cpu1.cpu - cpu0.cpu) / loadDur.Seconds(),
+		pn := &report.ProcNumbers{
+			RSSBase: base.RSS, RSSIdle: idle.RSS, RSSPeak: after.HWM,
+			CPUSeconds: cpu1.CPU - cpu0.CPU,
+			CPUPercent: 100 * (cpu1.CPU - cpu0.CPU) / loadDur.Seconds(),
 		}
 		if quiet > 0 {
-			pn.IdleCPUPercent = 100 * (idle.cpu - idle0.cpu) / quiet.Seconds()
+			pn.IdleCPUPercent = 100 * (idle.CPU - idle0.CPU) / quiet.Seconds()
 		}
 		if res.Sockets > 0 {
-			pn.BytesPerSocket = float64(idle.rss-base.rss) / float64(res.Sockets)
+			pn.BytesPerSocket = float64(idle.RSS-base.RSS) / float64(res.Sockets)
 		}
 		res.Proc = pn
 	}
-	if goBase.ok && goIdle.ok && res.Sockets > 0 {
+	if goBase.OK && goIdle.OK && res.Sockets > 0 {
 		if res.Proc == nil {
-			res.Proc = &ProcNumbers{}
+			res.Proc = &report.ProcNumbers{}
 		}
 		n := float64(res.Sockets)
-		res.Proc.HeapPerSocket = (goIdle.heapInuse - goBase.heapInuse) / n
-		res.Proc.StackPerSocket = (goIdle.stackInuse - goBase.stackInuse) / n
-		res.Proc.GoroutinesPerSock = (goIdle.goroutines - goBase.goroutines) / n
+		res.Proc.HeapPerSocket = (goIdle.HeapInuse - goBase.HeapInuse) / n
+		res.Proc.StackPerSocket = (goIdle.StackInuse - goBase.StackInuse) / n
+		res.Proc.GoroutinesPerSock = (goIdle.Goroutines - goBase.Goroutines) / n
 	}
-	if goLoad0.ok && goLoad1.ok && res.Rounds > 0 && res.Proc != nil {
-		res.Proc.AllocsPerRound = (goLoad1.mallocs - goLoad0.mallocs) / float64(res.Rounds)
-		res.Proc.AllocBytesPerRound = (goLoad1.allocBytes - goLoad0.allocBytes) / float64(res.Rounds)
+	if goLoad0.OK && goLoad1.OK && res.Rounds > 0 && res.Proc != nil {
+		res.Proc.AllocsPerRound = (goLoad1.Mallocs - goLoad0.Mallocs) / float64(res.Rounds)
+		res.Proc.AllocBytesPerRound = (goLoad1.AllocBytes - goLoad0.AllocBytes) / float64(res.Rounds)
 	}
 	if haveMachine {
 		res.MachineCPUPercent = 100 * (machine1 - machine0) / loadDur.Seconds()
@@ -491,10 +598,10 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 		}
 	}
 	if redis != nil {
-		res.Redis = &ProcNumbers{
-			RSSIdle:    redisIdle.rss,
-			CPUSeconds: redisCPU1.cpu - redisCPU0.cpu,
-			CPUPercent: 100 * (redisCPU1.cpu - redisCPU0.cpu) / loadDur.Seconds(),
+		res.Redis = &report.ProcNumbers{
+			RSSIdle:    redisIdle.RSS,
+			CPUSeconds: redisCPU1.CPU - redisCPU0.CPU,
+			CPUPercent: 100 * (redisCPU1.CPU - redisCPU0.CPU) / loadDur.Seconds(),
 		}
 		res.OtherCPUPercent -= res.Redis.CPUPercent
 	}
@@ -503,17 +610,17 @@ func (e *env) measure(ctx context.Context, mode string) (res *Result, err error)
 }
 
 // scrapeAll sums the Go runtime numbers over every server.
-func scrapeAll(ctx context.Context, bases []string) goStats {
-	var sum goStats
-	sum.ok = len(bases) > 0
+func scrapeAll(ctx context.Context, bases []string) procs.GoStats {
+	var sum procs.GoStats
+	sum.OK = len(bases) > 0
 	for _, b := range bases {
-		g := scrapeGo(ctx, b)
-		sum.ok = sum.ok && g.ok
-		sum.mallocs += g.mallocs
-		sum.allocBytes += g.allocBytes
-		sum.heapInuse += g.heapInuse
-		sum.stackInuse += g.stackInuse
-		sum.goroutines += g.goroutines
+		g := procs.ScrapeGo(ctx, b)
+		sum.OK = sum.OK && g.OK
+		sum.Mallocs += g.Mallocs
+		sum.AllocBytes += g.AllocBytes
+		sum.HeapInuse += g.HeapInuse
+		sum.StackInuse += g.StackInuse
+		sum.Goroutines += g.Goroutines
 	}
 	return sum
 }
@@ -536,7 +643,7 @@ func (p *profiler) fetch(ctx context.Context, name, path string) {
 		return
 	}
 	file := filepath.Join(p.dir, p.mode+"-"+name+".pprof")
-	if err := fetch(ctx, p.base, path, file); err != nil {
+	if err := procs.Fetch(ctx, p.base, path, file); err != nil {
 		p.progress("profile %s: %v", name, err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,12 +14,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // TestMain lets the test binary play the roles the benchmark re-executes
 // itself for (the floor, the profiling harness).
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
+	if os.Getenv(procs.ChildEnv) != "" {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
@@ -43,12 +45,12 @@ var serverBin = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return buildServer(context.Background(), dir)
+	return procs.BuildServer(context.Background(), dir)
 })
 
 // smoke runs the benchmark in-process on a small load and returns its JSON
 // report. Only correctness is asserted, never speed.
-func smoke(t *testing.T, args ...string) *Report {
+func smoke(t *testing.T, args ...string) *report.Report {
 	t.Helper()
 	bin, err := serverBin()
 	if err != nil {
@@ -56,8 +58,8 @@ func smoke(t *testing.T, args ...string) *Report {
 	}
 	out := filepath.Join(t.TempDir(), "report.json")
 	args = append([]string{"-server-bin", bin,
-		"-pairs", "50", "-rate", "200", "-duration", "3s", "-settle", "200ms",
-		"-pause-every", "1", "-q", "-json", out,
+		"-pairs", "50", "-rate", "100", "-duration", "3s", "-settle", "200ms",
+		"-pause-every", "1", "-q", "-json", out, "-centrifugo", "off",
 	}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -69,7 +71,7 @@ func smoke(t *testing.T, args ...string) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep Report
+	var rep report.Report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +83,7 @@ func smoke(t *testing.T, args ...string) *Report {
 // every expected reveal and pause arrived exactly once at both phones with
 // consecutive offsets, both phones' reveal frames byte for byte the same and
 // equal to the mutual top K, no error.
-func checkCorrect(t *testing.T, r *Result) {
+func checkCorrect(t *testing.T, r *report.Result) {
 	t.Helper()
 	if r == nil {
 		t.Fatal("result missing")
@@ -133,6 +135,14 @@ func TestSmokeMemoryAndFloor(t *testing.T) {
 	if len(rep.Goals) == 0 {
 		t.Error("no goals judged")
 	}
+	// The relay carrying one message per tap: every tap received once.
+	if len(rep.Peers) != 1 || rep.Peers[0].Mode != "relay-msg" {
+		t.Fatalf("peers %v, want the relay with one message per tap", rep.Peers)
+	}
+	r := rep.Peers[0]
+	if r.Taps == 0 || r.Reveal.N != int(r.Taps) || r.Lost+r.Duplicated+r.Errors+r.Unsent != 0 {
+		t.Errorf("relay, one message per tap: %d taps, %d samples, lost %d, duplicated %d, errors %d, unsent %d (%v)", r.Taps, r.Reveal.N, r.Lost, r.Duplicated, r.Errors, r.Unsent, r.ErrorKinds)
+	}
 }
 
 // TestSmokeProcesses runs the phones in worker processes and the floor as
@@ -180,6 +190,8 @@ func TestParseRefuses(t *testing.T) {
 		"floor off remote": {"-floor-server", "-addr", "0.0.0.0:0"},
 		"unknown mode":     {"-mode", "cluster"},
 		"pid alone":        {"-pid", "1"},
+		"pin overlaps":     {"-pin", "0/0"},
+		"pin not a list":   {"-pin", "0/x"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parse(args, io.Discard); err == nil {
@@ -189,31 +201,27 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
-func TestSourceIPs(t *testing.T) {
-	seen := map[string]bool{}
-	for n := range 5000 {
-		ip := sourceIP(n)
-		if !ip.IsLoopback() || ip.Equal(net.IPv4(127, 0, 0, 1)) {
-			t.Fatalf("sourceIP(%d) = %v", n, ip)
-		}
-		if last := ip.To4()[3]; last < 2 || last == 255 {
-			t.Fatalf("sourceIP(%d) = %v", n, ip)
-		}
-		if seen[ip.String()] {
-			t.Fatalf("sourceIP(%d) = %v again", n, ip)
-		}
-		seen[ip.String()] = true
+// TestSmokeCentrifugo runs the Centrifugo peer beside the floor when
+// SOFTLAND_BENCH_CENTRIFUGO names a centrifugo binary (building one takes
+// minutes and the module proxy, so no test does it).
+func TestSmokeCentrifugo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Centrifugo and 100 sockets")
 	}
-}
-
-func TestSummarize(t *testing.T) {
-	ns := make([]int64, 1000)
-	for i := range ns {
-		ns[len(ns)-1-i] = int64(i+1) * 1e6 // 1..1000 ms, reversed
+	bin := os.Getenv("SOFTLAND_BENCH_CENTRIFUGO")
+	if bin == "" {
+		t.Skip("set SOFTLAND_BENCH_CENTRIFUGO to a centrifugo v6.9.1 binary to run this")
 	}
-	got := summarize(ns)
-	want := Latency{N: 1000, P50: 500, P90: 900, P99: 990, P999: 999, Max: 1000}
-	if got != want {
-		t.Errorf("summarize = %+v, want %+v", got, want)
+	t.Parallel()
+	rep := smoke(t, "-mode", "floor", "-centrifugo", bin)
+	if len(rep.Peers) != 2 {
+		t.Fatalf("%d peers measured, want 2: the relay with one message per tap and Centrifugo (notes: %v)", len(rep.Peers), rep.Notes)
+	}
+	c := rep.Peers[len(rep.Peers)-1]
+	if c.Taps == 0 || c.Reveal.N != int(c.Taps) {
+		t.Errorf("centrifugo: %d taps, %d latency samples", c.Taps, c.Reveal.N)
+	}
+	if c.Lost+c.Duplicated+c.Errors+c.Unsent != 0 {
+		t.Errorf("centrifugo: lost %d, duplicated %d, errors %d, unsent %d (%v)", c.Lost, c.Duplicated, c.Errors, c.Unsent, c.ErrorKinds)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/fleet"
+	"softland/client/cmd/softland-bench/internal/procs"
+	"softland/client/cmd/softland-bench/internal/report"
 )
 
 // Hard bounds: a benchmark that could be pointed at anything, or run for
@@ -17,12 +21,11 @@ import (
 const (
 	MaxPairs    = 20000
 	MaxDuration = 10 * time.Minute
-	// MinPairPeriod is the shortest time between two rounds of one pair. A
-	// round costs the busier seat up to five requests, and the server allows
-	// 20 per second per socket, so two rounds per second per pair keep every
-	// socket well inside its limit. A rate that would need more is cut, and
-	// the report says so.
-	MinPairPeriod = 500 * time.Millisecond
+	// MinPairPeriod is the shortest time between two rounds of one pair
+	// (see fleet.MinPairPeriod).
+	MinPairPeriod = fleet.MinPairPeriod
+	// The Centrifugo release the benchmark compares with.
+	CentrifugoVersion = "v6.9.1"
 )
 
 // Defaults: the load the project's goals are stated for.
@@ -40,11 +43,13 @@ const (
 
 // Modes the benchmark can run; "target" is implied by -target.
 const (
-	modeMemory = "memory"
-	modeRedis  = "redis"
-	modeTwo    = "two"
-	modeTarget = "target"
-	modeFloor  = "floor"
+	modeMemory     = report.ModeMemory
+	modeRedis      = report.ModeRedis
+	modeTwo        = report.ModeTwo
+	modeTarget     = report.ModeTarget
+	modeFloor      = report.ModeFloor
+	modeCentrifugo = report.ModeCentrifugo
+	modeRelayMsg   = report.ModeRelayMsg
 )
 
 type config struct {
@@ -52,7 +57,10 @@ type config struct {
 	targets     []string // http base URLs: seat 1's, and seat 2's if different
 	pids        []int
 	pairs       int
-	rate        float64
+	rate        float64 // taps per second
+	pin         *procs.Pinning
+	centrifugo  string // "", "auto" or a binary
+	oneWay      bool   // also the relay with one message per tap
 	duration    time.Duration
 	pauseEvery  int
 	floor       bool
@@ -88,7 +96,11 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&targets, "target", "", "measure an already running server at this loopback http URL instead (a second URL, comma-separated, takes seat 2)")
 	fs.StringVar(&pids, "pid", "", "with -target: the server process ids (comma-separated) to read memory and CPU from")
 	fs.IntVar(&c.pairs, "pairs", DefaultPairs, fmt.Sprintf("pairs of sockets (at most %d)", MaxPairs))
-	fs.Float64Var(&c.rate, "rate", DefaultRate, "target aggregate round.submit messages per second (two per round)")
+	fs.Float64Var(&c.rate, "rate", DefaultRate, "target taps per second over all pairs: a tap is the submit that completes a pair's round and triggers the reveal, so each tap is one round and two submits (before, -rate counted submits: twice this)")
+	var pin string
+	fs.StringVar(&pin, "pin", "auto", "pinned mode: SERVER/PHONES CPU lists (e.g. 0/1) for the measured server and its redis-server, and for the phones; auto: server on CPU 0, phones on the others (with at least two CPUs); off: not pinned")
+	fs.BoolVar(&c.oneWay, "relay-msg", true, "also measure the bare relay carrying one 100-byte message per tap, one way (the floor with -floor carries Softland's whole rounds)")
+	fs.StringVar(&c.centrifugo, "centrifugo", "auto", "also measure Centrifugo "+CentrifugoVersion+" with one subscriber and one publisher per pair, one 100-byte publish per tap: auto (go install it once into the user cache directory), a centrifugo binary, or off")
 	fs.DurationVar(&c.duration, "duration", DefaultDuration, fmt.Sprintf("how long check-in rounds run (at most %s)", MaxDuration))
 	fs.IntVar(&c.pauseEvery, "pause-every", DefaultPauseEvery, "every Nth round of a pair also pauses and unpauses (0: never)")
 	fs.BoolVar(&c.floor, "floor", true, "also run the same workload against the bare relay floor and report ratios")
@@ -111,7 +123,8 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.harnessServer, "harness-server", false, "(internal) serve the profiling harness on -addr")
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:0", "(internal) listen address for -floor-server and -harness-server")
 	fs.StringVar(&c.redisURL, "redis-url", "", "(internal) Redis for -harness-server")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -122,6 +135,12 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.floorServer || c.harnessServer {
 		return c, checkLoopbackAddr(c.addr)
+	}
+	if c.pin, err = procs.ParsePin(pin); err != nil {
+		return nil, err
+	}
+	if c.centrifugo == "off" {
+		c.centrifugo = ""
 	}
 	for _, m := range strings.Split(modes, ",") {
 		switch m = strings.TrimSpace(m); m {
@@ -159,7 +178,7 @@ func parse(args []string, stderr io.Writer) (*config, error) {
 		}
 	}
 	switch {
-	case len(c.modes) == 0 && !c.floor:
+	case len(c.modes) == 0 && !c.floor && c.centrifugo == "" && !c.oneWay:
 		return nil, errors.New("nothing to measure: give -mode or -target")
 	case c.pairs < 1 || c.pairs > MaxPairs:
 		return nil, fmt.Errorf("-pairs must be 1 to %d", MaxPairs)

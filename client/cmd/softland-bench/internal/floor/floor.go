@@ -1,4 +1,6 @@
-package main
+// Package floor is the bare relay the benchmark measures beside every
+// server: the least a relay of Softland's shape can cost.
+package floor
 
 import (
 	"bytes"
@@ -21,7 +23,8 @@ import (
 // library with the same options, and nothing else. A socket's first frame
 // registers it under a pair id and seat (its "id" is "r.<pair>.<seat>") and is
 // echoed back; every later frame is written to the partner and echoed to the
-// sender, so a submit reaches both phones once, like a reveal. It keeps no
+// sender, so a submit reaches both phones once, like a reveal, except a
+// one-way message (id "m<n>"), which only goes to the partner. It keeps no
 // state, logs nothing, checks nothing and sends no pings.
 type floor struct {
 	mu    sync.Mutex
@@ -30,9 +33,9 @@ type floor struct {
 
 const floorWriteTimeout = 10 * time.Second
 
-// serveFloor runs the floor on addr until ctx ends. Like softland it prints
+// Serve runs the floor on addr until ctx ends. Like softland it prints
 // "listening on URL" once it accepts connections.
-func serveFloor(ctx context.Context, addr string, stdout io.Writer) error {
+func Serve(ctx context.Context, addr string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -66,7 +69,7 @@ func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	key, seat, ok := parseHello(frameID(hello))
+	key, seat, ok := parseHello(FrameID(hello))
 	if !ok {
 		ws.Close(websocket.StatusPolicyViolation, "register first")
 		return
@@ -103,11 +106,19 @@ func (f *floor) serveWS(w http.ResponseWriter, r *http.Request) {
 		if partner != nil {
 			writeFloor(partner, b)
 		}
+		if oneWay(b) {
+			continue
+		}
 		if !writeFloor(ws, b) {
 			return
 		}
 	}
 }
+
+// oneWay reports whether a frame is a one-way message (its id starts with
+// "m"): forwarded to the partner only, as a pub/sub relay would, for the
+// benchmark's one-message-per-tap comparison.
+func oneWay(b []byte) bool { return strings.HasPrefix(FrameID(b), "m") }
 
 func writeFloor(ws *websocket.Conn, b []byte) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), floorWriteTimeout)
@@ -115,11 +126,11 @@ func writeFloor(ws *websocket.Conn, b []byte) bool {
 	return ws.Write(ctx, websocket.MessageText, b) == nil
 }
 
-// frameID returns the "id" of a frame the benchmark made with
+// FrameID returns the "id" of a frame the benchmark made with
 // protocol.Marshal, where it comes right after "v" and "type", without
 // decoding the rest: a relay need not parse what it forwards, and the
 // benchmark's reader of floor frames uses it too.
-func frameID(b []byte) string {
+func FrameID(b []byte) string {
 	const key = `"id":"`
 	i := bytes.Index(b, []byte(key))
 	if i < 0 {
@@ -133,8 +144,8 @@ func frameID(b []byte) string {
 	return string(b[:j])
 }
 
-// helloID is the id of a floor registration frame.
-func helloID(pair, seat int) string { return fmt.Sprintf("r.%d.%d", pair, seat) }
+// HelloID is the id of a floor registration frame.
+func HelloID(pair, seat int) string { return fmt.Sprintf("r.%d.%d", pair, seat) }
 
 func parseHello(id string) (key string, seat int, ok bool) {
 	rest, found := strings.CutPrefix(id, "r.")

@@ -1,4 +1,4 @@
-package main
+package fleet
 
 import (
 	"bufio"
@@ -12,11 +12,13 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"softland/client/cmd/softland-bench/internal/procs"
 )
 
-// fleetResults is what a fleet measured; worker processes send theirs to the
+// Results is what a Fleet measured; worker processes send theirs to the
 // benchmark as JSON, which merges them.
-type fleetResults struct {
+type Results struct {
 	Pairs       int            `json:"pairs"`
 	Active      int            `json:"active"`  // set up
 	Sender      []int64        `json:"sender"`  // tap→reveal at the tapping phone, nanoseconds
@@ -24,6 +26,9 @@ type fleetResults struct {
 	Pause       []int64        `json:"pause"`
 	Rounds      int64          `json:"rounds"`
 	Submits     int64          `json:"submits"`
+	Taps        int64          `json:"taps"`        // completing submits whose reveal arrived
+	Unsent      int64          `json:"unsent"`      // taps due before the end that never completed
+	LastReveal  int64          `json:"last_reveal"` // Unix nanoseconds of the last tap's reveal
 	LateRounds  int64          `json:"late_rounds"`
 	LateFrames  int64          `json:"late_frames"`
 	Lost        int64          `json:"lost"`
@@ -37,7 +42,7 @@ type fleetResults struct {
 	ErrorKinds  map[string]int `json:"error_kinds"`
 }
 
-func (r *fleetResults) merge(o *fleetResults) {
+func (r *Results) merge(o *Results) {
 	r.Pairs += o.Pairs
 	r.Active += o.Active
 	r.Sender = append(r.Sender, o.Sender...)
@@ -45,6 +50,9 @@ func (r *fleetResults) merge(o *fleetResults) {
 	r.Pause = append(r.Pause, o.Pause...)
 	r.Rounds += o.Rounds
 	r.Submits += o.Submits
+	r.Taps += o.Taps
+	r.Unsent += o.Unsent
+	r.LastReveal = max(r.LastReveal, o.LastReveal)
 	r.LateRounds += o.LateRounds
 	r.LateFrames += o.LateFrames
 	r.Lost += o.Lost
@@ -64,7 +72,7 @@ func (r *fleetResults) merge(o *fleetResults) {
 }
 
 // active counts the pairs that were set up.
-func (f *fleet) active() int {
+func (f *Fleet) active() int {
 	n := 0
 	for _, p := range f.pairs {
 		if p.setUp {
@@ -75,8 +83,8 @@ func (f *fleet) active() int {
 }
 
 // collect adds up every pair's and socket's counts. Call it after close.
-func (f *fleet) collect() *fleetResults {
-	r := &fleetResults{Pairs: len(f.pairs), ErrorKinds: map[string]int{}}
+func (f *Fleet) collect() *Results {
+	r := &Results{Pairs: len(f.pairs), ErrorKinds: map[string]int{}}
 	f.errMu.Lock()
 	for k, v := range f.errSample {
 		r.ErrorKinds[k] = v
@@ -91,6 +99,11 @@ func (f *fleet) collect() *fleetResults {
 		r.Pause = append(r.Pause, p.pause...)
 		r.Rounds += p.rounds
 		r.Submits += p.submits
+		r.Taps += p.taps
+		r.Unsent += p.unsent
+		if p.taps > 0 {
+			r.LastReveal = max(r.LastReveal, f.base.Add(time.Duration(p.lastReveal)).UnixNano())
+		}
 		r.LateRounds += p.late
 		r.LateFrames += p.lateFrames
 		r.Lost += p.missing
@@ -117,66 +130,67 @@ func (f *fleet) collect() *fleetResults {
 	return r
 }
 
-// clientSide is the benchmark's phones: one fleet in this process, or
+// Side is the benchmark's phones: one Fleet in this process, or
 // several in worker processes when one process may not open that many
 // sockets. Its steps run in this order: setup, load, finish, results, close.
-type clientSide interface {
-	setup(ctx context.Context) (active int, err error)
-	load(ctx context.Context, start time.Time, period, dur time.Duration) error
-	finish(ctx context.Context) error
-	results(ctx context.Context) (*fleetResults, error)
-	close()
-	pids() []int // processes whose CPU counts as the benchmark's
+type Side interface {
+	Setup(ctx context.Context) (active int, err error)
+	Load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error
+	Finish(ctx context.Context) error
+	Results(ctx context.Context) (*Results, error)
+	Close()
+	PIDs() []int // processes whose CPU counts as the benchmark's
 }
 
-// local is a fleet in this process.
-type local struct{ f *fleet }
+// Local is a Fleet in this process.
+type Local struct{ F *Fleet }
 
-func (l *local) setup(ctx context.Context) (int, error) {
-	l.f.setup(ctx)
-	return l.f.active(), ctx.Err()
+func (l *Local) Setup(ctx context.Context) (int, error) {
+	l.F.setup(ctx)
+	return l.F.active(), ctx.Err()
 }
 
-func (l *local) load(ctx context.Context, start time.Time, period, dur time.Duration) error {
-	l.f.load(ctx, start, period, dur)
+func (l *Local) Load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
+	l.F.load(ctx, start, period, dur, grace)
 	return ctx.Err()
 }
 
-func (l *local) finish(context.Context) error { l.f.finish(finishQuiet); return nil }
+func (l *Local) Finish(context.Context) error { l.F.finish(finishQuiet); return nil }
 
-func (l *local) results(context.Context) (*fleetResults, error) {
-	l.f.close()
-	return l.f.collect(), nil
+func (l *Local) Results(context.Context) (*Results, error) {
+	l.F.close()
+	return l.F.collect(), nil
 }
 
-func (l *local) close()      { l.f.close() }
-func (l *local) pids() []int { return []int{os.Getpid()} }
+func (l *Local) Close()      { l.F.close() }
+func (l *Local) PIDs() []int { return []int{os.Getpid()} }
 
-// finishQuiet is how long a fleet waits for stray frames after the load.
+// finishQuiet is how long a Fleet waits for stray frames after the load.
 const finishQuiet = 500 * time.Millisecond
 
 // workerCmd is a command to a worker process, one JSON line on its stdin;
 // the worker answers each with one workerReply line on its stdout.
 type workerCmd struct {
-	Cmd    string       `json:"cmd"` // setup, load, finish, results
-	Config *fleetConfig `json:"config,omitempty"`
-	Start  int64        `json:"start,omitempty"` // Unix nanoseconds
-	Period int64        `json:"period,omitempty"`
-	Dur    int64        `json:"dur,omitempty"`
+	Cmd    string  `json:"cmd"` // setup, load, finish, results
+	Config *Config `json:"config,omitempty"`
+	Start  int64   `json:"start,omitempty"` // Unix nanoseconds
+	Period int64   `json:"period,omitempty"`
+	Dur    int64   `json:"dur,omitempty"`
+	Grace  int64   `json:"grace,omitempty"`
 }
 
 type workerReply struct {
-	Err     string        `json:"err,omitempty"`
-	Active  int           `json:"active,omitempty"`
-	Results *fleetResults `json:"results,omitempty"`
+	Err     string   `json:"err,omitempty"`
+	Active  int      `json:"active,omitempty"`
+	Results *Results `json:"results,omitempty"`
 }
 
-// serveWorker is the hidden -worker role: a fleet driven over stdin and
+// ServeWorker is the hidden -worker role: a Fleet driven over stdin and
 // stdout. It ends when stdin closes or ctx ends.
-func serveWorker(ctx context.Context, in io.Reader, out io.Writer) error {
+func ServeWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 	dec := json.NewDecoder(in)
 	enc := json.NewEncoder(out)
-	var f *fleet
+	var f *Fleet
 	defer func() {
 		if f != nil {
 			f.close()
@@ -193,11 +207,11 @@ func serveWorker(ctx context.Context, in io.Reader, out io.Writer) error {
 		var rep workerReply
 		switch {
 		case c.Cmd == "setup" && c.Config != nil && f == nil:
-			f = newFleet(ctx, *c.Config)
+			f = New(ctx, *c.Config)
 			f.setup(ctx)
 			rep.Active = f.active()
 		case c.Cmd == "load" && f != nil:
-			f.load(ctx, time.Unix(0, c.Start), time.Duration(c.Period), time.Duration(c.Dur))
+			f.load(ctx, time.Unix(0, c.Start), time.Duration(c.Period), time.Duration(c.Dur), time.Duration(c.Grace))
 		case c.Cmd == "finish" && f != nil:
 			f.finish(finishQuiet)
 		case c.Cmd == "results" && f != nil:
@@ -228,9 +242,9 @@ type worker struct {
 	log    string
 }
 
-// startWorkers starts n worker processes, each with its share of cfg's
+// StartWorkers starts n worker processes, each with its share of cfg's
 // pairs, and tells them to set up.
-func startWorkers(dir, self string, cfg fleetConfig, n int) (*workers, error) {
+func StartWorkers(dir, self string, cfg Config, n int) (*workers, error) {
 	w := &workers{}
 	for i := range n {
 		lo, hi := cfg.Pairs*i/n, cfg.Pairs*(i+1)/n
@@ -239,12 +253,12 @@ func startWorkers(dir, self string, cfg fleetConfig, n int) (*workers, error) {
 		c.Dialers = max(1, cfg.Dialers/n)
 		wk, err := startWorker(dir, self, i)
 		if err != nil {
-			w.close()
+			w.Close()
 			return nil, err
 		}
 		w.ws = append(w.ws, wk)
 		if err := wk.send(&workerCmd{Cmd: "setup", Config: &c}); err != nil {
-			w.close()
+			w.Close()
 			return nil, err
 		}
 	}
@@ -258,9 +272,9 @@ func startWorker(dir, self string, i int) (*worker, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-worker")
-	cmd.Env = childEnviron(childEnv + "=1")
+	cmd.Env = procs.ChildEnviron(procs.ChildEnv + "=1")
 	cmd.Stderr = logf
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = procs.ChildAttr()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		logf.Close()
@@ -311,7 +325,7 @@ func (w *workers) all(ctx context.Context, c *workerCmd) ([]workerReply, error) 
 		go func() {
 			defer wg.Done()
 			if err := wk.out.Decode(&reps[i]); err != nil {
-				errs[i] = fmt.Errorf("worker %d ended (%v); log: %s%s", i+1, err, wk.log, tail(wk.log))
+				errs[i] = fmt.Errorf("worker %d ended (%v); log: %s%s", i+1, err, wk.log, procs.Tail(wk.log))
 			} else if reps[i].Err != "" {
 				errs[i] = fmt.Errorf("worker %d: %s", i+1, reps[i].Err)
 			}
@@ -322,14 +336,14 @@ func (w *workers) all(ctx context.Context, c *workerCmd) ([]workerReply, error) 
 	select {
 	case <-done:
 	case <-ctx.Done():
-		w.close()
+		w.Close()
 		<-done
 		return nil, ctx.Err()
 	}
 	return reps, errors.Join(errs...)
 }
 
-func (w *workers) setup(ctx context.Context) (int, error) {
+func (w *workers) Setup(ctx context.Context) (int, error) {
 	reps, err := w.all(ctx, nil) // the setup commands went out with the start
 	n := 0
 	for _, r := range reps {
@@ -338,22 +352,22 @@ func (w *workers) setup(ctx context.Context) (int, error) {
 	return n, err
 }
 
-func (w *workers) load(ctx context.Context, start time.Time, period, dur time.Duration) error {
-	_, err := w.all(ctx, &workerCmd{Cmd: "load", Start: start.UnixNano(), Period: int64(period), Dur: int64(dur)})
+func (w *workers) Load(ctx context.Context, start time.Time, period, dur, grace time.Duration) error {
+	_, err := w.all(ctx, &workerCmd{Cmd: "load", Start: start.UnixNano(), Period: int64(period), Dur: int64(dur), Grace: int64(grace)})
 	return err
 }
 
-func (w *workers) finish(ctx context.Context) error {
+func (w *workers) Finish(ctx context.Context) error {
 	_, err := w.all(ctx, &workerCmd{Cmd: "finish"})
 	return err
 }
 
-func (w *workers) results(ctx context.Context) (*fleetResults, error) {
+func (w *workers) Results(ctx context.Context) (*Results, error) {
 	reps, err := w.all(ctx, &workerCmd{Cmd: "results"})
 	if err != nil {
 		return nil, err
 	}
-	r := &fleetResults{}
+	r := &Results{}
 	for _, rep := range reps {
 		if rep.Results != nil {
 			r.merge(rep.Results)
@@ -364,7 +378,7 @@ func (w *workers) results(ctx context.Context) (*fleetResults, error) {
 
 // close ends every worker: stdin closes, so they close their sockets and
 // exit; a worker that does not is killed.
-func (w *workers) close() {
+func (w *workers) Close() {
 	for _, wk := range w.ws {
 		wk.in.Close()
 	}
@@ -380,7 +394,7 @@ func (w *workers) close() {
 	}
 }
 
-func (w *workers) pids() []int {
+func (w *workers) PIDs() []int {
 	p := []int{os.Getpid()}
 	for _, wk := range w.ws {
 		p = append(p, wk.cmd.Process.Pid)

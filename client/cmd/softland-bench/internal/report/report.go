@@ -1,4 +1,7 @@
-package main
+// Package report holds what one benchmark run measured, judges issue 14's
+// Goals on it, and prints it: every server side by side, then each beside
+// the bare relay.
+package report
 
 import (
 	"fmt"
@@ -14,6 +17,17 @@ import (
 	"time"
 )
 
+// Modes a result can come from.
+const (
+	ModeMemory     = "memory"     // softland, memory store
+	ModeRedis      = "redis"      // softland on its own redis-server
+	ModeTwo        = "two"        // softland instances sharing one Redis
+	ModeTarget     = "target"     // an already running server
+	ModeFloor      = "floor"      // the bare relay
+	ModeCentrifugo = "centrifugo" // Centrifugo, the same schedule
+	ModeRelayMsg   = "relay-msg"  // the bare relay, one 100-byte message per tap
+)
+
 // Report is everything one invocation measured; -json writes it as is.
 type Report struct {
 	Date     string    `json:"date"`
@@ -22,6 +36,7 @@ type Report struct {
 	Settings Settings  `json:"settings"`
 	Server   string    `json:"server"` // what ran as softland: binary path and flags used, or the harness
 	Floor    *Result   `json:"floor,omitempty"`
+	Peers    []*Result `json:"peers,omitempty"` // general-purpose servers with the same schedule (Centrifugo)
 	Results  []*Result `json:"results"`
 	Goals    []Goal    `json:"goals"`
 	Notes    []string  `json:"notes,omitempty"`
@@ -40,7 +55,8 @@ type Machine struct {
 type Settings struct {
 	Pairs          int     `json:"pairs"`
 	Sockets        int     `json:"sockets"`
-	Rate           float64 `json:"target_submits_per_second"`
+	Rate           float64 `json:"target_taps_per_second"`
+	Pinning        string  `json:"pinning"`
 	DurationSecond float64 `json:"duration_seconds"`
 	PauseEvery     int     `json:"pause_every"`
 	PerSource      int     `json:"sockets_per_source_address"`
@@ -57,15 +73,18 @@ type Result struct {
 	SetupSeconds float64 `json:"setup_seconds"`
 	SetupRate    float64 `json:"setup_sockets_per_second"`
 
-	TargetRate    float64 `json:"target_submits_per_second"`
-	ScheduledRate float64 `json:"scheduled_submits_per_second"` // after the per-pair cap
-	AchievedRate  float64 `json:"achieved_submits_per_second"`
+	// Rates are in taps: completing submits, one per round.
+	TargetRate    float64 `json:"target_taps_per_second"`
+	ScheduledRate float64 `json:"scheduled_taps_per_second"` // after the per-pair cap
+	AchievedRate  float64 `json:"achieved_taps_per_second"`  // completed taps over first due time to last reveal
+	Taps          int64   `json:"taps"`
+	Unsent        int64   `json:"taps_unsent"` // due before the end, never completed (counted in latency as their wait until cutoff)
 	LoadSeconds   float64 `json:"load_seconds"`
 	Rounds        int64   `json:"rounds"`
 	Submits       int64   `json:"submits"`
-	LateRounds    int64   `json:"late_rounds"`
+	LateRounds    int64   `json:"late_rounds"` // rounds that started after their tap was due
 
-	Reveal        Latency `json:"tap_to_reveal_ms"`         // both phones' samples
+	Reveal        Latency `json:"tap_to_reveal_ms"`         // both phones' samples, from the tap's due time
 	RevealSender  Latency `json:"tap_to_reveal_tapping_ms"` // the phone whose submit completed the pair
 	RevealPartner Latency `json:"tap_to_reveal_partner_ms"` // the other phone
 	Pause         Latency `json:"pause_ms"`                 // at the partner
@@ -129,7 +148,7 @@ type Goal struct {
 	Measured string `json:"measured"`
 }
 
-func summarize(ns []int64) Latency {
+func Summarize(ns []int64) Latency {
 	if len(ns) == 0 {
 		return Latency{}
 	}
@@ -143,7 +162,7 @@ func summarize(ns []int64) Latency {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
-func machine(nofile uint64) Machine {
+func MachineInfo(nofile uint64) Machine {
 	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), NoFile: nofile}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
@@ -159,8 +178,8 @@ func machine(nofile uint64) Machine {
 	return m
 }
 
-// compare fills r.Ratio: each number divided by the floor's.
-func compare(r, floor *Result) {
+// Compare fills r.Ratio: each number divided by the floor's.
+func Compare(r, floor *Result) {
 	if floor == nil {
 		return
 	}
@@ -187,14 +206,20 @@ func compare(r, floor *Result) {
 	}
 }
 
-// Goal thresholds.
+// Goal thresholds (issue 14).
 const (
 	goalPairs          = 5000
-	goalRate           = 5000
-	goalP99Ratio       = 1.5
-	goalRedisP99Ratio  = 3
-	goalBytesPerSocket = 28000 // 28 KB
-	goalHoldPairs      = 20000
+	goalMemoryRate     = 5000 // taps/s the memory store keeps up with
+	goalRedisRate      = 3000 // taps/s the Redis store keeps up with
+	goalRelayRatio     = 3    // memory p99 within this many times the relay's
+	goalRedisRatio     = 3    // Redis p99 within this many times memory's, at 1,000/s
+	goalRedisRatioRate = 1000
+	goalAllocs         = 60
+	goalAllocBytes     = 8 << 10
+	goalBytesPerSocket = 28 << 10 // 28 KiB
+	// keepUp is the share of the scheduled taps a server must complete in
+	// the run's time to count as keeping up.
+	keepUp = 0.99
 )
 
 func judge(ok bool) string {
@@ -204,91 +229,132 @@ func judge(ok bool) string {
 	return "FAIL"
 }
 
-// goals judges the project's goals on what this run measured. A goal whose
-// conditions this run did not meet is N/A, with the reason.
-func goals(rep *Report) []Goal {
+// keptUp reports whether r completed its schedule: nothing unsent and the
+// achieved rate within keepUp of the scheduled one.
+func keptUp(r *Result) bool {
+	return r.Unsent == 0 && r.AchievedRate >= keepUp*r.ScheduledRate
+}
+
+// Goals judges issue 14's goals on what this run measured. Each run is at
+// one rate: a goal stated for another rate or load is N/A, with the reason,
+// and a run that was not pinned or had fewer pairs than the goals are stated
+// for says so beside the verdict.
+func Goals(rep *Report) []Goal {
 	var gs []Goal
 	byMode := map[string]*Result{}
-	for _, r := range rep.Results {
+	for _, r := range append(slices.Clone(rep.Results), rep.Peers...) {
 		byMode[r.Mode] = r
 	}
-	floor := rep.Floor
-	atLoad := rep.Settings.Pairs >= goalPairs && rep.Settings.Rate >= goalRate
-	ratioGoal := func(name, mode string, limit float64) {
-		r := byMode[mode]
-		g := Goal{Goal: name}
-		switch {
-		case r == nil:
-			g.Status, g.Measured = "N/A", "mode "+mode+" not run"
-		case floor == nil || floor.Reveal.P99 == 0 || r.Reveal.N == 0:
-			g.Status, g.Measured = "N/A", "no floor or no reveals to compare"
-		default:
-			ratio := r.Reveal.P99 / floor.Reveal.P99
-			g.Measured = fmt.Sprintf("p99 %.2f ms vs floor %.2f ms = %.2f× (limit %.1f×)", r.Reveal.P99, floor.Reveal.P99, ratio, limit)
-			g.Status = judge(ratio <= limit)
-			if !atLoad {
-				g.Status = "N/A"
-				g.Measured += fmt.Sprintf("; judged only at ≥ %d pairs and ≥ %d submits/s", goalPairs, goalRate)
-			}
-		}
-		gs = append(gs, g)
+	mem, redis, cent, floor := byMode[ModeMemory], byMode[ModeRedis], byMode[ModeCentrifugo], rep.Floor
+	// The bare relay of the goal is the one carrying one message per tap,
+	// as Centrifugo does; without it, the floor carrying whole rounds.
+	if r := byMode[ModeRelayMsg]; r != nil {
+		floor = r
 	}
-	ratioGoal(fmt.Sprintf("memory mode at %d pairs, %d submits/s: tap→reveal p99 ≤ %.1f× floor", goalPairs, goalRate, goalP99Ratio), modeMemory, goalP99Ratio)
+	rate := rep.Settings.Rate
+	caveat := ""
+	if rep.Settings.Pairs < goalPairs {
+		caveat += fmt.Sprintf("; at %d pairs, the goals are stated for %d", rep.Settings.Pairs, goalPairs)
+	}
+	if rep.Settings.Pinning == "off" {
+		caveat += "; not pinned, the goals are stated pinned"
+	}
+	add := func(name string, ok bool, measured string) {
+		gs = append(gs, Goal{Goal: name, Status: judge(ok), Measured: measured + caveat})
+	}
+	na := func(name, why string) { gs = append(gs, Goal{Goal: name, Status: "N/A", Measured: why}) }
+	rateLine := func(r *Result) string {
+		return fmt.Sprintf("%s: %.0f of %.0f taps/s, %d unsent", r.Name, r.AchievedRate, r.ScheduledRate, r.Unsent)
+	}
 
-	mem := Goal{Goal: "memory ≤ 28 KB (28,000 bytes) of server RSS per idle socket", Status: "N/A", Measured: "no server process to read"}
-	for _, mode := range []string{modeMemory, modeTarget, modeRedis, modeTwo} {
-		if r := byMode[mode]; r != nil && r.Proc != nil && r.Proc.BytesPerSocket > 0 {
-			mem.Status = judge(r.Proc.BytesPerSocket <= goalBytesPerSocket)
-			mem.Measured = fmt.Sprintf("%s: %.0f bytes per socket over %d sockets", r.Name, r.Proc.BytesPerSocket, r.Sockets)
+	name := fmt.Sprintf("memory store keeps up with %d taps/s", goalMemoryRate)
+	switch {
+	case mem == nil:
+		na(name, "mode memory not run")
+	case rate < goalMemoryRate:
+		na(name, fmt.Sprintf("run at %.0f taps/s; %s", rate, rateLine(mem)))
+	default:
+		add(name, keptUp(mem), rateLine(mem))
+	}
+	name = fmt.Sprintf("memory store: tap→reveal p99 below Centrifugo's in the same run (at %.0f taps/s)", rate)
+	switch {
+	case mem == nil || cent == nil:
+		na(name, "needs modes memory and centrifugo in one run")
+	default:
+		add(name, mem.Reveal.P99 < cent.Reveal.P99, fmt.Sprintf("p99 %.2f ms vs Centrifugo %.2f ms", mem.Reveal.P99, cent.Reveal.P99))
+	}
+	name = fmt.Sprintf("memory store: tap→reveal p99 within %d× the bare relay's (at %.0f taps/s)", goalRelayRatio, rate)
+	switch {
+	case mem == nil || floor == nil || floor.Reveal.P99 == 0:
+		na(name, "needs mode memory and a relay in one run")
+	default:
+		ratio := mem.Reveal.P99 / floor.Reveal.P99
+		add(name, ratio <= goalRelayRatio, fmt.Sprintf("p99 %.2f ms vs %s %.2f ms = %.2f×", mem.Reveal.P99, floor.Name, floor.Reveal.P99, ratio))
+	}
+	name = fmt.Sprintf("Redis store keeps up with %d taps/s", goalRedisRate)
+	switch {
+	case redis == nil:
+		na(name, "mode redis not run")
+	case rate < goalRedisRate:
+		na(name, fmt.Sprintf("run at %.0f taps/s; %s", rate, rateLine(redis)))
+	default:
+		add(name, keptUp(redis), rateLine(redis))
+	}
+	name = fmt.Sprintf("Redis store: p99 within %d× the memory store's at %d taps/s", goalRedisRatio, goalRedisRatioRate)
+	switch {
+	case redis == nil || mem == nil || mem.Reveal.P99 == 0:
+		na(name, "needs modes memory and redis in one run")
+	case rate != goalRedisRatioRate:
+		na(name, fmt.Sprintf("run at %.0f taps/s; p99 %.2f ms vs memory %.2f ms", rate, redis.Reveal.P99, mem.Reveal.P99))
+	default:
+		ratio := redis.Reveal.P99 / mem.Reveal.P99
+		add(name, ratio <= goalRedisRatio, fmt.Sprintf("p99 %.2f ms vs memory %.2f ms = %.2f×", redis.Reveal.P99, mem.Reveal.P99, ratio))
+	}
+	name = fmt.Sprintf("server: ≤ %d allocations and ≤ %d KB allocated per tap (a whole round: open, two submits, close, pauses)", goalAllocs, goalAllocBytes>>10)
+	if mem == nil || mem.Proc == nil || mem.Proc.AllocsPerRound == 0 {
+		na(name, "needs mode memory with the server's /metrics")
+	} else {
+		add(name, mem.Proc.AllocsPerRound <= goalAllocs && mem.Proc.AllocBytesPerRound <= goalAllocBytes,
+			fmt.Sprintf("memory: %.0f allocations, %.0f bytes per tap", mem.Proc.AllocsPerRound, mem.Proc.AllocBytesPerRound))
+	}
+	name = "RSS per idle socket ≤ 28 KiB"
+	done := false
+	for _, mode := range []string{ModeMemory, ModeTarget, ModeRedis, ModeTwo} {
+		if r := byMode[mode]; r != nil && r.Proc != nil && r.Proc.BytesPerSocket > 0 && !done {
 			if r.Sockets < 2000 {
-				mem.Status, mem.Measured = "N/A", mem.Measured+" (too few sockets to judge)"
+				na(name, fmt.Sprintf("%s: %.0f bytes per socket over only %d sockets", r.Name, r.Proc.BytesPerSocket, r.Sockets))
+			} else {
+				add(name, r.Proc.BytesPerSocket <= goalBytesPerSocket, fmt.Sprintf("%s: %.0f bytes per socket over %d sockets", r.Name, r.Proc.BytesPerSocket, r.Sockets))
 			}
-			break
+			done = true
 		}
 	}
-	gs = append(gs, mem)
-
-	lost := Goal{Goal: "0 lost, 0 duplicated (every result, the floor included)"}
+	if !done {
+		na(name, "no server process to read")
+	}
 	var parts []string
 	ok := true
-	for _, r := range append(slices.Clone(rep.Results), rep.Floor) {
+	for _, r := range append(append(slices.Clone(rep.Results), rep.Peers...), rep.Floor) {
 		if r == nil {
 			continue
 		}
-		ok = ok && r.Lost == 0 && r.Duplicated == 0
-		parts = append(parts, fmt.Sprintf("%s %d/%d", r.Name, r.Lost, r.Duplicated))
+		ok = ok && r.Lost == 0 && r.Duplicated == 0 && r.Mismatched == 0 && r.WrongReveal == 0
+		parts = append(parts, fmt.Sprintf("%s %d/%d/%d", r.Name, r.Lost, r.Duplicated, r.Mismatched+r.WrongReveal))
 	}
-	lost.Status, lost.Measured = judge(ok), "lost/duplicated: "+strings.Join(parts, ", ")
-	gs = append(gs, lost)
-
-	ratioGoal(fmt.Sprintf("Redis mode: tap→reveal p99 ≤ %d× floor", goalRedisP99Ratio), modeRedis, goalRedisP99Ratio)
-	if byMode[modeTwo] != nil {
-		ratioGoal(fmt.Sprintf("two instances on one Redis: tap→reveal p99 ≤ %d× floor (the Redis goal, applied to two instances)", goalRedisP99Ratio), modeTwo, goalRedisP99Ratio)
-	}
-
-	hold := Goal{Goal: fmt.Sprintf("%d pairs held with 0 errors", goalHoldPairs), Status: "N/A", Measured: fmt.Sprintf("run with -pairs %d", goalHoldPairs)}
-	if rep.Settings.Pairs >= goalHoldPairs {
-		var parts []string
-		ok := true
-		for _, r := range rep.Results {
-			bad := r.Errors + r.Lost + r.Duplicated + int64(r.FailedPairs)
-			ok = ok && bad == 0 && r.Sockets == 2*r.Pairs
-			parts = append(parts, fmt.Sprintf("%s: %d sockets, %d errors, %d failed pairs", r.Name, r.Sockets, r.Errors, r.FailedPairs))
-		}
-		hold.Status, hold.Measured = judge(ok && len(rep.Results) > 0), strings.Join(parts, "; ")
-	}
-	gs = append(gs, hold)
+	gs = append(gs, Goal{Goal: "0 lost, 0 duplicated, identical and correct reveals (every server)", Status: judge(ok), Measured: "lost/duplicated/bad reveals: " + strings.Join(parts, ", ")})
 	return gs
 }
 
-// printReport writes the tables: one per measured server, beside the floor.
-func printReport(w io.Writer, rep *Report) {
+// Print writes the tables: one per measured server, beside the floor.
+func Print(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\nsoftland-bench %s — %d CPUs, %.1f GiB, Linux %s, %s\n", rep.Date, rep.Machine.CPUs, float64(rep.Machine.MemTotal)/(1<<30), rep.Machine.Kernel, rep.Machine.GoVersion)
 	s := rep.Settings
-	fmt.Fprintf(w, "workload: %d pairs (%d sockets from %d loopback addresses), target %.0f submits/s, %s of rounds, pause every %d rounds\n",
+	fmt.Fprintf(w, "workload: %d pairs (%d sockets from %d loopback addresses), target %.0f taps/s open loop, %s of rounds, pause every %d rounds\n",
 		s.Pairs, s.Sockets, s.SourceAddrs, s.Rate, time.Duration(s.DurationSecond*float64(time.Second)), s.PauseEvery)
+	fmt.Fprintf(w, "pinned: %s\n", s.Pinning)
 	fmt.Fprintf(w, "server: %s\n", rep.Server)
-	for _, r := range rep.Results {
+	printSummary(w, rep)
+	for _, r := range append(slices.Clone(rep.Peers), rep.Results...) {
 		if rep.Floor != nil {
 			fmt.Fprintf(w, "\n== %s vs floor ==\n", r.Name)
 		} else {
@@ -307,6 +373,43 @@ func printReport(w io.Writer, rep *Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+}
+
+// printSummary is the comparison: every server of the run side by side,
+// latency from each tap's due time. "other CPU" is what the rest of the
+// machine used meanwhile (loopback networking in softirq counts there too):
+// when it is high, the run's tails say more about the neighbours than about
+// the server.
+func printSummary(w io.Writer, rep *Report) {
+	all := []*Result{}
+	if rep.Floor != nil {
+		all = append(all, rep.Floor)
+	}
+	all = append(append(all, rep.Peers...), rep.Results...)
+	if len(all) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "server\ttaps/s target\tachieved\tunsent\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost/dup\tserver CPU %%\tRSS/idle socket\tallocs/tap\tbytes/tap\tphones CPU %%\tother CPU %%\t\n")
+	for _, r := range all {
+		cpu, rss, allocs, bytes := "-", "-", "-", "-"
+		if p := r.Proc; p != nil {
+			cpu = fmt.Sprintf("%.0f", p.CPUPercent)
+			if r.Redis != nil {
+				cpu += fmt.Sprintf(" +%.0f redis", r.Redis.CPUPercent)
+			}
+			if p.BytesPerSocket > 0 {
+				rss = fmt.Sprintf("%.1f KiB", p.BytesPerSocket/1024)
+			}
+			if p.AllocsPerRound > 0 {
+				allocs, bytes = fmt.Sprintf("%.0f", p.AllocsPerRound), fmt.Sprintf("%.0f", p.AllocBytesPerRound)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t\n",
+			r.Name, r.ScheduledRate, r.AchievedRate, r.Unsent, r.Reveal.P50, r.Reveal.P99, r.Reveal.P999, r.Reveal.Max, r.Lost, r.Duplicated, cpu, rss, allocs, bytes, r.Bench.CPUPercent, max(0, r.OtherCPUPercent))
+	}
+	tw.Flush()
 }
 
 func printTable(w io.Writer, r, floor *Result) {
@@ -337,7 +440,10 @@ func printTable(w io.Writer, r, floor *Result) {
 	row("sockets set up", float64(r.Sockets), float64(f.Sockets), "%.0f", false)
 	row("setup time (s)", r.SetupSeconds, f.SetupSeconds, "%.2f", true)
 	row("setup rate (sockets/s)", r.SetupRate, f.SetupRate, "%.0f", true)
-	row("submits/s achieved", r.AchievedRate, f.AchievedRate, "%.0f", true)
+	row("taps/s scheduled", r.ScheduledRate, f.ScheduledRate, "%.0f", false)
+	row("taps/s achieved", r.AchievedRate, f.AchievedRate, "%.0f", true)
+	row("taps unsent", float64(r.Unsent), float64(f.Unsent), "%.0f", false)
+	row("rounds started late", float64(r.LateRounds), float64(f.LateRounds), "%.0f", false)
 	row("rounds", float64(r.Rounds), float64(f.Rounds), "%.0f", false)
 	row("tap→reveal p50 (ms)", r.Reveal.P50, f.Reveal.P50, "%.3f", true)
 	row("tap→reveal p90 (ms)", r.Reveal.P90, f.Reveal.P90, "%.3f", true)

@@ -1,4 +1,9 @@
-package main
+// Package fleet is the benchmark's phones: pairs of sockets that speak the
+// Softland protocol (or the floor's relay frames) directly, set up through
+// create and join, then run check-in rounds on an open-loop schedule and
+// check every frame; in this process or, when one process may not open
+// that many sockets, in worker processes driven in lock step.
+package fleet
 
 import (
 	"bytes"
@@ -20,9 +25,17 @@ import (
 
 	"github.com/coder/websocket"
 
+	"softland/client/cmd/softland-bench/internal/floor"
 	"softland/client/keys"
 	"softland/server/protocol"
 )
+
+// MinPairPeriod is the shortest time between two rounds of one pair. A
+// round costs the busier seat up to five requests, and the server allows
+// 20 per second per socket, so two rounds per second per pair keep every
+// socket well inside its limit. A rate that would need more is cut, and
+// the report says so.
+const MinPairPeriod = 500 * time.Millisecond
 
 // The benchmark speaks the protocol directly rather than through package
 // client: one reader goroutine per socket and one driver goroutine per pair,
@@ -30,12 +43,12 @@ import (
 // sockets fit beside the server on two cores and the client's own cost stays
 // small and the same for softland and the floor.
 
-// wire is which server a fleet talks to.
-type wire int
+// Wire is which server a Fleet talks to.
+type Wire int
 
 const (
-	wireSoftland wire = iota // the Softland protocol
-	wireFloor                // the floor relay
+	WireSoftland Wire = iota // the Softland protocol
+	WireFloor                // the floor relay
 )
 
 // Kinds of frames a socket cares about, as small numbers.
@@ -85,7 +98,7 @@ const (
 
 // note is what a socket's reader tells its pair's driver about one frame.
 type note struct {
-	at     int64 // nanoseconds since the fleet's base time
+	at     int64 // nanoseconds since the Fleet's base time
 	offset uint64
 	id     uint64
 	hash   uint64 // of the raw frame, for reveals
@@ -97,10 +110,10 @@ type note struct {
 	reveal []string
 }
 
-// fleetConfig is the workload of one fleet: pairs First..First+Pairs-1 of
+// Config is the workload of one Fleet: pairs First..First+Pairs-1 of
 // TotalPairs. It crosses to worker processes as JSON.
-type fleetConfig struct {
-	Wire    wire     `json:"wire"`
+type Config struct {
+	Wire    Wire     `json:"Wire"`
 	Servers []string `json:"servers"` // ws:// URLs
 	// Split puts the two seats of a pair on different servers: with two
 	// servers seat 1 on the first and seat 2 on the second, with more, pair i
@@ -115,11 +128,11 @@ type fleetConfig struct {
 	PauseEvery  int           `json:"pause_every"`
 	RevealSize  int           `json:"reveal_size"`
 
-	progress func(format string, args ...any)
+	Progress func(format string, args ...any) `json:"-"`
 }
 
 // server is the URL of pair's seat.
-func (c *fleetConfig) server(pair, seat int) string {
+func (c *Config) server(pair, seat int) string {
 	n := len(c.Servers)
 	i := pair % n
 	if !c.Split {
@@ -131,9 +144,9 @@ func (c *fleetConfig) server(pair, seat int) string {
 	return c.Servers[(i+seat)%n]
 }
 
-// fleet is all pairs of one run, or a worker's share of them.
-type fleet struct {
-	cfg     fleetConfig
+// Fleet is all pairs of one run, or a worker's share of them.
+type Fleet struct {
+	cfg     Config
 	base    time.Time
 	seed    maphash.Seed
 	clients sync.Map // source index → *http.Client
@@ -147,15 +160,15 @@ type fleet struct {
 	errSample map[string]int
 }
 
-func newFleet(ctx context.Context, cfg fleetConfig) *fleet {
+func New(ctx context.Context, cfg Config) *Fleet {
 	ctx, cancel := context.WithCancel(ctx)
-	return &fleet{cfg: cfg, base: time.Now(), seed: maphash.MakeSeed(), ctx: ctx, cancel: cancel, errSample: map[string]int{}}
+	return &Fleet{cfg: cfg, base: time.Now(), seed: maphash.MakeSeed(), ctx: ctx, cancel: cancel, errSample: map[string]int{}}
 }
 
-func (f *fleet) now() int64 { return int64(time.Since(f.base)) }
+func (f *Fleet) now() int64 { return int64(time.Since(f.base)) }
 
 // noteErr remembers an error's kind (never its frames) for the report.
-func (f *fleet) noteErr(what string) {
+func (f *Fleet) noteErr(what string) {
 	f.errMu.Lock()
 	if len(f.errSample) < 50 || f.errSample[what] > 0 {
 		f.errSample[what]++
@@ -163,22 +176,22 @@ func (f *fleet) noteErr(what string) {
 	f.errMu.Unlock()
 }
 
-// sourceIP is the n-th loopback source address: 127.0.0.2, 127.0.0.3, ...,
+// SourceIP is the n-th loopback source address: 127.0.0.2, 127.0.0.3, ...,
 // skipping host parts 0, 1 and 255 in the last byte. Each address has its own
 // ephemeral ports and its own per-address caps on the server.
-func sourceIP(n int) net.IP {
+func SourceIP(n int) net.IP {
 	last := 2 + n%252
 	n /= 252
 	return net.IPv4(127, byte(n>>8), byte(n), byte(last))
 }
 
-// client returns the HTTP client that dials from socket i's source address.
-func (f *fleet) client(sock int) *http.Client {
+// Client returns the HTTP client that dials from socket i's source address.
+func (f *Fleet) Client(sock int) *http.Client {
 	src := sock / f.cfg.PerSource
 	if c, ok := f.clients.Load(src); ok {
 		return c.(*http.Client)
 	}
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: sourceIP(src)}, Timeout: 10 * time.Second}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: SourceIP(src)}, Timeout: 10 * time.Second}
 	c, _ := f.clients.LoadOrStore(src, &http.Client{Transport: &http.Transport{
 		DialContext:        d.DialContext,
 		DisableCompression: true,
@@ -205,7 +218,7 @@ type sock struct {
 
 // pair is two sockets in one room, and the driver's state.
 type pair struct {
-	f     *fleet
+	f     *Fleet
 	idx   int
 	s     [2]*sock
 	notes chan note
@@ -218,16 +231,19 @@ type pair struct {
 	revealSender, revealPartner   []int64 // nanoseconds: the tapping phone, the other
 	pause                         []int64
 	missing, dups, unexpected     int64
-	mismatched, wrong, errs, late int64
+	mismatched, wrong, errs, late int64 // late: rounds started after their tap was due
 	rounds, submits, lateFrames   int64
-	pending                       *want // the step that timed out, if any
+	taps, unsent                  int64     // completed taps; taps due before the end never completed
+	lastTap                       time.Time // due time of the last completed tap
+	lastReveal                    int64     // when its reveal arrived (Fleet time)
+	pending                       *want     // the step that timed out, if any
 }
 
 const noteBuffer = 32
 
 // setup dials every pair and pairs it through the protocol (create, then
 // join from the link's secret) or registers it with the floor.
-func (f *fleet) setup(ctx context.Context) time.Duration {
+func (f *Fleet) setup(ctx context.Context) time.Duration {
 	f.pairs = make([]*pair, f.cfg.Pairs)
 	for k := range f.pairs {
 		i := f.cfg.First + k
@@ -253,8 +269,8 @@ func (f *fleet) setup(ctx context.Context) time.Duration {
 				} else {
 					p.setUp, p.ok = true, true
 				}
-				if n := done.Add(1); n%5000 == 0 && f.cfg.progress != nil {
-					f.cfg.progress("  %d/%d pairs set up", n, len(f.pairs))
+				if n := done.Add(1); n%5000 == 0 && f.cfg.Progress != nil {
+					f.cfg.Progress("  %d/%d pairs set up", n, len(f.pairs))
 				}
 			}
 		}()
@@ -268,7 +284,7 @@ func (p *pair) setup(ctx context.Context) error {
 	for seat := range 2 {
 		ctx, cancel := context.WithTimeout(ctx, f.cfg.StepTimeout)
 		ws, _, err := websocket.Dial(ctx, f.cfg.server(p.idx, seat), &websocket.DialOptions{
-			HTTPClient:      f.client(2*p.idx + seat),
+			HTTPClient:      f.Client(2*p.idx + seat),
 			CompressionMode: websocket.CompressionDisabled,
 		})
 		cancel()
@@ -281,12 +297,12 @@ func (p *pair) setup(ctx context.Context) error {
 		f.readers.Add(1)
 		go s.read()
 	}
-	if f.cfg.Wire == wireFloor {
+	if f.cfg.Wire == WireFloor {
 		for seat := range 2 {
 			w := want{ackSeat: seat}
 			w.ackID = 1
 			p.s[seat].id = 1
-			if !p.send(seat, &protocol.Ping{Header: protocol.Header{Type: protocol.TypePing, ID: helloID(p.idx, seat)}}) || !p.await(&w) {
+			if !p.send(seat, &protocol.Ping{Header: protocol.Header{Type: protocol.TypePing, ID: floor.HelloID(p.idx, seat)}}) || !p.await(&w) {
 				return errors.New("floor registration failed")
 			}
 		}
@@ -454,7 +470,7 @@ func (s *sock) read() {
 			return
 		}
 		n := note{at: at, seat: s.seat}
-		if f.cfg.Wire == wireFloor {
+		if f.cfg.Wire == WireFloor {
 			s.parseFloor(&n)
 		} else {
 			s.parseSoftland(&n)
@@ -530,7 +546,7 @@ func (s *sock) checkOffset(epoch string, off uint64) {
 // registration echo, and "f<offset>.<kind>" for everything relayed.
 func (s *sock) parseFloor(n *note) {
 	b := s.buf.Bytes()
-	id := frameID(b)
+	id := floor.FrameID(b)
 	if strings.HasPrefix(id, "r.") {
 		n.typ, n.id = tWelcome, 1
 		return
@@ -549,13 +565,20 @@ func (s *sock) parseFloor(n *note) {
 	}
 }
 
-// load runs check-in rounds on every pair that was set up, each pair every
-// period from start until start+dur, pair i's first round at
-// start+period*i/TotalPairs so that all fleets together spread evenly.
-// Rounds that start late because the previous one overran are counted; the
-// schedule does not try to catch up with a burst.
-func (f *fleet) load(ctx context.Context, start time.Time, period, dur time.Duration) {
+// load runs check-in rounds on every pair that was set up, open loop: pair
+// i's k-th tap (the submit that completes its round) is due at
+// start+period*(i/TotalPairs+k), for every k with a due time before
+// start+dur, whether or not the server kept up. A pair prepares a round
+// (round.open and the first submit) PrepLead before the tap is due, or
+// as soon as the previous round is closed when it is behind, sends the tap at its due time or, when it is behind, at once, and every
+// latency is measured from the due time, so a server that falls behind shows
+// its queue rather than slowing the schedule (no coordinated omission). A
+// pair still behind at cutoff stops; the taps it still owed are counted as
+// unsent, and their wait until cutoff is taken as their latency, a lower
+// bound.
+func (f *Fleet) load(ctx context.Context, start time.Time, period, dur, grace time.Duration) {
 	end := start.Add(dur)
+	cutoff := end.Add(grace)
 	var wg sync.WaitGroup
 	for _, p := range f.pairs {
 		if !p.ok {
@@ -565,49 +588,102 @@ func (f *fleet) load(ctx context.Context, start time.Time, period, dur time.Dura
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p.drive(ctx, first, period, end)
+			p.drive(ctx, first, period, end, cutoff)
 		}()
 	}
 	wg.Wait()
 }
 
-func (p *pair) drive(ctx context.Context, next time.Time, period time.Duration, end time.Time) {
-	if !next.Before(end) {
-		return // a long period: this pair's turn would come after the run
-	}
-	t := time.NewTimer(time.Until(next))
-	defer t.Stop()
-	for r := 0; ; r++ {
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+func (p *pair) drive(ctx context.Context, due time.Time, period time.Duration, end, cutoff time.Time) {
+	var lastStart time.Time
+	for r := 0; due.Before(end); r, due = r+1, due.Add(period) {
+		// Two rounds of a pair never start closer than MinPairPeriod, even
+		// when catching up, so no socket runs into the server's per-socket
+		// request limit; the wait counts in the latency like any other.
+		// A round is prepared (opened, first submit) PrepLead before its
+		// tap is due, so preparations are spread like the taps rather than
+		// all sent at once at the start.
+		prep := due.Add(-PrepLead(period))
+		if !lastStart.IsZero() {
+			prep = later(prep, lastStart.Add(MinPairPeriod))
+		}
+		if !p.wait(ctx, prep, cutoff) {
+			p.owe(due, period, end, cutoff)
 			return
 		}
-		if !time.Now().Before(end) {
+		lastStart = time.Now()
+		if !lastStart.Before(cutoff) {
+			p.owe(due, period, end, cutoff)
 			return
 		}
-		if !p.round(r) {
-			p.ok = false
-			return
-		}
-		next = next.Add(period)
-		if d := time.Until(next); d < 0 {
+		if time.Now().After(due) {
 			p.late++
-			next = time.Now()
 		}
-		if !next.Before(end) {
+		if !p.round(ctx, r, due, cutoff) {
+			if ctx.Err() == nil && time.Now().Before(cutoff) {
+				p.ok = false
+			}
+			p.owe(due, period, end, cutoff)
 			return
 		}
-		t.Reset(time.Until(next))
 	}
 }
+
+// PrepLead is how long before its tap a round is prepared: half a period,
+// at most a second. The load's start is at least this far ahead.
+func PrepLead(period time.Duration) time.Duration { return min(period/2, time.Second) }
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// wait sleeps until t; it reports false when ctx ends or t is past cutoff.
+func (p *pair) wait(ctx context.Context, t, cutoff time.Time) bool {
+	if !t.Before(cutoff) {
+		return false
+	}
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// owe records the taps from due on that were scheduled before end but never
+// completed: each counts as unsent, with its wait until cutoff as a lower
+// bound of its latency at both phones.
+func (p *pair) owe(due time.Time, period time.Duration, end, cutoff time.Time) {
+	for ; due.Before(end); due = due.Add(period) {
+		if p.tapDone(due) {
+			continue
+		}
+		p.unsent++
+		d := int64(cutoff.Sub(due))
+		p.revealSender = append(p.revealSender, d)
+		p.revealPartner = append(p.revealPartner, d)
+	}
+}
+
+// tapDone reports whether the tap due then completed (the round that owns
+// it got as far as the reveal before failing or running out of time).
+func (p *pair) tapDone(due time.Time) bool { return !p.lastTap.IsZero() && !due.After(p.lastTap) }
 
 // step sends msg from seat and waits for kinds at both seats (and, on
 // Softland, the answer). On the floor the frame's id carries the next offset
 // and the kind the relay's copies stand for.
 func (p *pair) step(seat int, msg interface{ SetID(string) }, floorKind uint8, kinds ...uint8) (*want, bool) {
 	w := &want{ackSeat: -1}
-	if p.f.cfg.Wire == wireFloor {
+	if p.f.cfg.Wire == WireFloor {
 		p.seq++
 		msg.SetID("f" + strconv.FormatUint(p.seq, 10) + "." + kindNames[floorKind])
 		w.ev[0], w.ev[1] = []uint8{floorKind}, []uint8{floorKind}
@@ -619,17 +695,18 @@ func (p *pair) step(seat int, msg interface{ SetID(string) }, floorKind uint8, k
 	return w, p.send(seat, msg) && p.await(w)
 }
 
-// round is one check-in: one seat opens and answers first, the other
-// completes the pair (the measured tap), in every PauseEvery-th round one
-// seat pauses and lifts it, and the round is closed. Seats take turns.
-func (p *pair) round(r int) bool {
+// round is one check-in: one seat opens and answers first; at the tap's due
+// time (or at once, when the pair is behind) the other completes the pair
+// (the measured tap); in every PauseEvery-th round one seat pauses and lifts
+// it; and the round is closed. Seats take turns.
+func (p *pair) round(ctx context.Context, r int, due, cutoff time.Time) bool {
 	first, second := r%2, 1-r%2
 	w, ok := p.step(first, &protocol.RoundOpen{Header: hdr(protocol.TypeRoundOpen)}, kOpened, kOpened)
 	if !ok {
 		return false
 	}
 	roundID := w.round
-	if p.f.cfg.Wire == wireFloor {
+	if p.f.cfg.Wire == WireFloor {
 		roundID = fakeUUID(p.rng)
 	}
 	subs, expect := p.tokens()
@@ -637,19 +714,27 @@ func (p *pair) round(r int) bool {
 		return false
 	}
 	p.submits++
-	t0 := p.f.now()
+	if !p.wait(ctx, due, cutoff) {
+		return false
+	}
+	t0 := int64(due.Sub(p.f.base))
 	w, ok = p.step(second, &protocol.Submit{Header: hdr(protocol.TypeSubmit), Round: roundID, Tokens: subs[second]}, kRevealed, kSubmitted, kRevealed)
 	if !ok {
 		return false
 	}
 	p.submits++
+	p.taps++
+	p.lastTap = due
 	p.revealSender = append(p.revealSender, w.at[second][kRevealed]-t0)
 	p.revealPartner = append(p.revealPartner, w.at[first][kRevealed]-t0)
+	if at := max(w.at[0][kRevealed], w.at[1][kRevealed]); at > p.lastReveal {
+		p.lastReveal = at
+	}
 	if w.hash[0] != w.hash[1] {
 		p.mismatched++
 		p.f.noteErr("reveal frames differ between the phones")
 	}
-	if p.f.cfg.Wire == wireSoftland && (!slices.Equal(w.reveal[0], expect) || !slices.Equal(w.reveal[1], expect)) {
+	if p.f.cfg.Wire == WireSoftland && (!slices.Equal(w.reveal[0], expect) || !slices.Equal(w.reveal[1], expect)) {
 		p.wrong++
 		p.f.noteErr("reveal is not the expected mutual top K")
 	}
@@ -747,7 +832,7 @@ func fakeUUID(r *rand.Rand) string {
 // correct server sends nothing once every expected frame has arrived. Frames
 // a timed-out step was still waiting for are awaited up to one more step
 // timeout: those that come are late, the rest are lost.
-func (f *fleet) finish(quiet time.Duration) {
+func (f *Fleet) finish(quiet time.Duration) {
 	time.Sleep(quiet)
 	deadline := time.Now().Add(f.cfg.StepTimeout)
 	for _, p := range f.pairs {
@@ -811,7 +896,7 @@ func (p *pair) drain(deadline time.Time) {
 // close ends every socket at once, without a close handshake (the run is
 // over; the server's bookkeeping of it is not measured), and waits for the
 // readers.
-func (f *fleet) close() {
+func (f *Fleet) close() {
 	f.cancel()
 	for _, p := range f.pairs {
 		for _, s := range p.s {

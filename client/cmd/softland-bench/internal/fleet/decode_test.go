@@ -1,4 +1,4 @@
-package main
+package fleet
 
 // Micro-benchmarks behind the measurements in docs/performance.md: what the
 // server pays per frame on its hottest paths (decoding a round.submit or a
@@ -7,7 +7,7 @@ package main
 // they assert nothing about speed. server/protocol's BenchmarkDecodeRequest
 // decodes submits with fresh tokens each time, as a busy server does.
 //
-//	go test -run '^$' -bench . -benchmem ./client/cmd/softland-bench
+//	go test -run '^$' -bench . -benchmem ./client/cmd/softland-bench/internal/fleet
 
 import (
 	"encoding/json"
@@ -19,7 +19,7 @@ import (
 
 func submitFrame(tb testing.TB) []byte {
 	tb.Helper()
-	p := &pair{f: &fleet{cfg: fleetConfig{RevealSize: 3}}, rng: rand.New(rand.NewPCG(1, 2))}
+	p := &pair{f: &Fleet{cfg: Config{RevealSize: 3}}, rng: rand.New(rand.NewPCG(1, 2))}
 	subs, _ := p.tokens()
 	b, err := protocol.Marshal(&protocol.Submit{
 		Header: protocol.Header{Type: protocol.TypeSubmit, ID: "17"},

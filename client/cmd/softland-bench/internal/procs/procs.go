@@ -1,4 +1,8 @@
-package main
+// Package procs starts, pins, watches and measures the processes the
+// benchmark runs: the servers it measures (softland, redis-server, the floor,
+// Centrifugo), built or probed as needed; what /proc and a Go server's
+// /metrics say about their memory and CPU; and the pinned mode's CPU sets.
+package procs
 
 import (
 	"bufio"
@@ -21,36 +25,45 @@ import (
 	"time"
 )
 
-// childEnv marks a process this benchmark started from its own executable,
+// ChildEnv marks a process this benchmark started from its own executable,
 // so a test binary re-executed as the floor (see TestMain) knows its role.
-const childEnv = "SOFTLAND_BENCH_CHILD"
+const ChildEnv = "SOFTLAND_BENCH_CHILD"
 
-// proc is a child process: a server, the floor or redis-server.
-type proc struct {
-	name    string
+// Proc is a child process: a server, the floor or redis-server.
+type Proc struct {
+	Name    string
 	cmd     *exec.Cmd
-	url     string // http base URL, for servers
-	logPath string
+	URL     string // http base URL, for servers
+	LogPath string
 	waited  chan struct{}
 	waitErr error
 }
 
 var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
 
-// startProc starts bin and, for servers, waits for the line that says where
+// Start starts bin and, for servers, waits for the line that says where
 // it listens. Its stderr and stdout go to a log file in dir. The child gets
 // SIGKILL if this process dies (Pdeathsig), so nothing outlives a crash; stop
 // ends it normally.
-func startProc(ctx context.Context, name, dir, bin string, args, env []string, wantURL bool) (*proc, error) {
+//
+// With cpus, the child runs on those CPUs only: under taskset when it is
+// installed, else pinned thread by thread right after it started.
+func Start(ctx context.Context, name, dir, bin string, args, env []string, wantURL bool, cpus []int) (*Proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
+	pinAfter := false
+	if len(cpus) > 0 {
+		var wrapped bool
+		bin, args, wrapped = wrapTaskset(cpus, bin, args)
+		pinAfter = !wrapped
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stderr = logf
-	cmd.SysProcAttr = childAttr()
+	cmd.SysProcAttr = ChildAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		logf.Close()
@@ -60,7 +73,7 @@ func startProc(ctx context.Context, name, dir, bin string, args, env []string, w
 		logf.Close()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, logPath: logPath, waited: make(chan struct{})}
+	p := &Proc{Name: name, cmd: cmd, LogPath: logPath, waited: make(chan struct{})}
 	found := make(chan string, 1)
 	var copyDone sync.WaitGroup
 	copyDone.Add(1)
@@ -84,31 +97,37 @@ func startProc(ctx context.Context, name, dir, bin string, args, env []string, w
 		logf.Close()
 		close(p.waited)
 	}()
+	if pinAfter {
+		if err := PinProcess(cmd.Process.Pid, cpus); err != nil {
+			p.Stop()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if !wantURL {
 		return p, nil
 	}
 	t := time.NewTimer(60 * time.Second)
 	defer t.Stop()
 	select {
-	case p.url = <-found:
+	case p.URL = <-found:
 		return p, nil
 	case <-p.waited:
-		return nil, fmt.Errorf("%s exited before listening (%v); log: %s%s", name, p.waitErr, logPath, tail(logPath))
+		return nil, fmt.Errorf("%s exited before listening (%v); log: %s%s", name, p.waitErr, logPath, Tail(logPath))
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	p.stop()
+	p.Stop()
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	return nil, fmt.Errorf("%s did not start listening in time; log: %s%s", name, logPath, tail(logPath))
+	return nil, fmt.Errorf("%s did not start listening in time; log: %s%s", name, logPath, Tail(logPath))
 }
 
 // pid is the child's process id.
-func (p *proc) pid() int { return p.cmd.Process.Pid }
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // stop ends the process: SIGTERM, then SIGKILL if it lingers.
-func (p *proc) stop() {
+func (p *Proc) Stop() {
 	select {
 	case <-p.waited:
 		return
@@ -126,7 +145,7 @@ func (p *proc) stop() {
 }
 
 // alive reports whether the process is still running.
-func (p *proc) alive() bool {
+func (p *Proc) Alive() bool {
 	select {
 	case <-p.waited:
 		return false
@@ -135,8 +154,8 @@ func (p *proc) alive() bool {
 	}
 }
 
-// tail returns the last lines of a log file, for error messages.
-func tail(path string) string {
+// Tail returns the last lines of a log file, for error messages.
+func Tail(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil || len(b) == 0 {
 		return ""
@@ -147,10 +166,10 @@ func tail(path string) string {
 	return "\n" + string(b)
 }
 
-// childEnviron is this process's environment without SOFTLAND_* settings (a
+// ChildEnviron is this process's environment without SOFTLAND_* settings (a
 // SOFTLAND_REDIS_URL from the shell must not turn the memory mode into Redis),
 // plus extra.
-func childEnviron(extra ...string) []string {
+func ChildEnviron(extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SOFTLAND_") {
@@ -160,8 +179,8 @@ func childEnviron(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort() (int, error) {
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -170,8 +189,8 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitHTTP polls url until it answers 200.
-func waitHTTP(ctx context.Context, url string, p *proc) error {
+// WaitHTTP polls url until it answers 200.
+func WaitHTTP(ctx context.Context, url string, p *Proc) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -183,8 +202,8 @@ func waitHTTP(ctx context.Context, url string, p *proc) error {
 				return nil
 			}
 		}
-		if p != nil && !p.alive() {
-			return fmt.Errorf("%s exited; log: %s%s", p.name, p.logPath, tail(p.logPath))
+		if p != nil && !p.Alive() {
+			return fmt.Errorf("%s exited; log: %s%s", p.Name, p.LogPath, Tail(p.LogPath))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%s did not become ready", url)
@@ -197,9 +216,9 @@ func waitHTTP(ctx context.Context, url string, p *proc) error {
 	}
 }
 
-// buildServer builds ./server/cmd/softland into dir, from the module root
+// BuildServer builds ./server/cmd/softland into dir, from the module root
 // that `go env GOMOD` names.
-func buildServer(ctx context.Context, dir string) (string, error) {
+func BuildServer(ctx context.Context, dir string) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -217,31 +236,31 @@ func buildServer(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// serverCaps is what the softland binary's flags allow.
-type serverCaps struct {
-	socketsPerIP bool // -sockets-per-ip
-	admitsPerIP  bool // -admits-per-ip
-	pprof        bool // -pprof
+// ServerCaps is what the softland binary's flags allow.
+type ServerCaps struct {
+	SocketsPerIP bool // -sockets-per-ip
+	AdmitsPerIP  bool // -admits-per-ip
+	Pprof        bool // -pprof
 }
 
-// probeServer reads the binary's -h output for the flags the benchmark can use.
-func probeServer(ctx context.Context, bin string) serverCaps {
+// ProbeServer reads the binary's -h output for the flags the benchmark can use.
+func ProbeServer(ctx context.Context, bin string) ServerCaps {
 	cmd := exec.CommandContext(ctx, bin, "-h")
-	cmd.Env = childEnviron()
+	cmd.Env = ChildEnviron()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Run() // -h exits non-zero
 	s := out.String()
-	return serverCaps{
-		socketsPerIP: strings.Contains(s, "-sockets-per-ip"),
-		admitsPerIP:  strings.Contains(s, "-admits-per-ip"),
-		pprof:        strings.Contains(s, "-pprof"),
+	return ServerCaps{
+		SocketsPerIP: strings.Contains(s, "-sockets-per-ip"),
+		AdmitsPerIP:  strings.Contains(s, "-admits-per-ip"),
+		Pprof:        strings.Contains(s, "-pprof"),
 	}
 }
 
-// startRedis starts a redis-server without persistence on a free port.
-func startRedis(ctx context.Context, dir, bin string) (*proc, string, error) {
-	port, err := freePort()
+// StartRedis starts a redis-server without persistence on a free port.
+func StartRedis(ctx context.Context, dir, bin string, cpus []int) (*Proc, string, error) {
+	port, err := FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -254,7 +273,7 @@ func startRedis(ctx context.Context, dir, bin string) (*proc, string, error) {
 		"--save", "", "--appendonly", "no", "--protected-mode", "no",
 		"--dir", rdir, "--maxclients", "50000", "--loglevel", "warning",
 	}
-	p, err := startProc(ctx, "redis", dir, bin, args, childEnviron(), false)
+	p, err := Start(ctx, "redis", dir, bin, args, ChildEnviron(), false, cpus)
 	if err != nil {
 		return nil, "", err
 	}
@@ -264,9 +283,9 @@ func startRedis(ctx context.Context, dir, bin string) (*proc, string, error) {
 		if redisPing(addr) == nil {
 			return p, "redis://" + addr, nil
 		}
-		if !p.alive() || time.Now().After(deadline) || ctx.Err() != nil {
-			p.stop()
-			return nil, "", fmt.Errorf("redis-server did not answer PING; log: %s%s", p.logPath, tail(p.logPath))
+		if !p.Alive() || time.Now().After(deadline) || ctx.Err() != nil {
+			p.Stop()
+			return nil, "", fmt.Errorf("redis-server did not answer PING; log: %s%s", p.LogPath, Tail(p.LogPath))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -292,16 +311,16 @@ func redisPing(addr string) error {
 	return nil
 }
 
-// procStat is what /proc says about one process.
-type procStat struct {
-	rss, hwm int64 // bytes
-	cpu      float64
+// Stat is what /proc says about one process.
+type Stat struct {
+	RSS, HWM int64 // bytes
+	CPU      float64
 }
 
-// readProc reads VmRSS and VmHWM from /proc/PID/status and utime+stime
+// ReadProc reads VmRSS and VmHWM from /proc/PID/status and utime+stime
 // (seconds) from /proc/PID/stat.
-func readProc(pid int) (procStat, error) {
-	var st procStat
+func ReadProc(pid int) (Stat, error) {
+	var st Stat
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return st, err
@@ -314,9 +333,9 @@ func readProc(pid int) (procStat, error) {
 		kb, _ := strconv.ParseInt(f[1], 10, 64)
 		switch f[0] {
 		case "VmRSS:":
-			st.rss = kb << 10
+			st.RSS = kb << 10
 		case "VmHWM:":
-			st.hwm = kb << 10
+			st.HWM = kb << 10
 		}
 	}
 	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -334,24 +353,24 @@ func readProc(pid int) (procStat, error) {
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)  // field 14: utime
 	stt, _ := strconv.ParseFloat(f[12], 64) // field 15: stime
-	st.cpu = (ut + stt) / clockTicks()
+	st.CPU = (ut + stt) / clockTicks()
 	return st, nil
 }
 
-// readProcs sums readProc over pids.
-func readProcs(pids []int) (procStat, bool) {
-	var sum procStat
+// ReadProcs sums ReadProc over pids.
+func ReadProcs(pids []int) (Stat, bool) {
+	var sum Stat
 	if len(pids) == 0 {
 		return sum, false
 	}
 	for _, pid := range pids {
-		st, err := readProc(pid)
+		st, err := ReadProc(pid)
 		if err != nil {
 			return sum, false
 		}
-		sum.rss += st.rss
-		sum.hwm += st.hwm
-		sum.cpu += st.cpu
+		sum.RSS += st.RSS
+		sum.HWM += st.HWM
+		sum.CPU += st.CPU
 	}
 	return sum, true
 }
@@ -373,18 +392,18 @@ var clockTicksOnce = sync.OnceValue(func() float64 {
 
 func clockTicks() float64 { return clockTicksOnce() }
 
-// goStats are the Go runtime numbers a server's /metrics page shows (the
+// GoStats are the Go runtime numbers a server's /metrics page shows (the
 // softland server's Prometheus Go collector, the floor's own copy).
-type goStats struct {
-	mallocs, allocBytes   float64
-	heapInuse, stackInuse float64
-	goroutines            float64
-	ok                    bool
+type GoStats struct {
+	Mallocs, AllocBytes   float64
+	HeapInuse, StackInuse float64
+	Goroutines            float64
+	OK                    bool
 }
 
-// scrapeGo reads goStats from base+"/metrics".
-func scrapeGo(ctx context.Context, base string) goStats {
-	var g goStats
+// ScrapeGo reads GoStats from base+"/metrics".
+func ScrapeGo(ctx context.Context, base string) GoStats {
+	var g GoStats
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
@@ -410,26 +429,26 @@ func scrapeGo(ctx context.Context, base string) goStats {
 		}
 		switch f[0] {
 		case "go_memstats_mallocs_total":
-			g.mallocs = v
+			g.Mallocs = v
 		case "go_memstats_alloc_bytes_total":
-			g.allocBytes = v
+			g.AllocBytes = v
 		case "go_memstats_heap_inuse_bytes":
-			g.heapInuse = v
+			g.HeapInuse = v
 		case "go_memstats_stack_inuse_bytes":
-			g.stackInuse = v
+			g.StackInuse = v
 		case "go_goroutines":
-			g.goroutines = v
+			g.Goroutines = v
 		default:
 			continue
 		}
 		n++
 	}
-	g.ok = n == 5
+	g.OK = n == 5
 	return g
 }
 
-// fetch saves base+path to file.
-func fetch(ctx context.Context, base, path, file string) error {
+// Fetch saves base+path to file.
+func Fetch(ctx context.Context, base, path, file string) error {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -450,10 +469,10 @@ func fetch(ctx context.Context, base, path, file string) error {
 	return f.Close()
 }
 
-// machineBusy returns the CPU seconds all processes of the machine spent busy
+// MachineBusy returns the CPU seconds all processes of the machine spent busy
 // so far (everything but idle and iowait, from /proc/stat), so a run can
 // show how much of the machine something else was using.
-func machineBusy() (float64, bool) {
+func MachineBusy() (float64, bool) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, false
