@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"io"
 
 	"softland/server/protocol"
 )
@@ -31,18 +30,27 @@ type MoveCode struct {
 // MoveCreate gives m's seat a new move code, replacing any pending one.
 // Nothing is logged: the partner learns of a move only when it happens.
 func (s *Service) MoveCreate(ctx context.Context, m Member) (*MoveCode, error) {
-	var b [32]byte
-	if _, err := io.ReadFull(s.opt.Rand, b[:]); err != nil {
+	return s.issueCode(ctx, m, func(t *tx, hash string, expires int64) error {
+		se := &t.st.Seats[m.Seat-1]
+		se.MoveHash, se.MoveExpiresAt, se.MoveProof = hash, expires, ""
+		return nil
+	})
+}
+
+// issueCode mints a one-time code (a move or re-pair code), lets keep store
+// its hash and expiry in the room, and returns the code for the link. The
+// code itself is never stored.
+func (s *Service) issueCode(ctx context.Context, m Member, keep func(t *tx, hash string, expires int64) error) (*MoveCode, error) {
+	code, hash, err := s.newToken()
+	if err != nil {
 		return nil, err
 	}
-	code := base64.RawURLEncoding.EncodeToString(b[:])
 	mc := &MoveCode{Code: code}
 	off, err := s.change(ctx, m, func(t *tx) error {
-		se := &t.st.Seats[m.Seat-1]
-		se.MoveHash = hashKey(code)
-		se.MoveExpiresAt = t.now + s.opt.MoveTTL.Milliseconds()
-		se.MoveProof = ""
-		mc.ExpiresAt = se.MoveExpiresAt
+		mc.ExpiresAt = t.now + s.opt.MoveTTL.Milliseconds()
+		if err := keep(t, hash, mc.ExpiresAt); err != nil {
+			return err
+		}
 		t.dirty = true
 		return nil
 	})
@@ -94,7 +102,7 @@ func (s *Service) InviteCancel(ctx context.Context, m Member) (uint64, error) {
 // second event. Two devices racing with one code: the store's commit lets
 // exactly one of them find the code.
 func (s *Service) MoveTake(ctx context.Context, roomID, code, nonce string) (*Admission, error) {
-	device, deviceHash, err := s.newDevice()
+	device, deviceHash, err := s.newToken()
 	if err != nil {
 		return nil, err
 	}

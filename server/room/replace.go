@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"io"
 
 	"softland/server/protocol"
 )
@@ -34,30 +33,14 @@ import (
 // be paired: an unpaired seat 2 has the pairing link instead. Nothing is
 // logged: the partner's old phone must not learn of it.
 func (s *Service) ReplaceCreate(ctx context.Context, m Member, joinKeyHash string) (*MoveCode, error) {
-	var b [32]byte
-	if _, err := io.ReadFull(s.opt.Rand, b[:]); err != nil {
-		return nil, err
-	}
-	code := base64.RawURLEncoding.EncodeToString(b[:])
-	mc := &MoveCode{Code: code}
-	off, err := s.change(ctx, m, func(t *tx) error {
+	return s.issueCode(ctx, m, func(t *tx, hash string, expires int64) error {
 		if !t.st.Paired() {
 			return ErrNotPaired
 		}
 		se := &t.st.Seats[2-m.Seat] // the other seat
-		se.ReplaceHash = hashKey(code)
-		se.ReplaceKeyHash = joinKeyHash
-		se.ReplaceExpiresAt = t.now + s.opt.MoveTTL.Milliseconds()
-		se.ReplaceProof = ""
-		mc.ExpiresAt = se.ReplaceExpiresAt
-		t.dirty = true
+		se.ReplaceHash, se.ReplaceKeyHash, se.ReplaceExpiresAt, se.ReplaceProof = hash, joinKeyHash, expires, ""
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	mc.Offset = off
-	return mc, nil
 }
 
 // ReplaceCancel revokes the re-pair code m made for the other seat.
@@ -86,7 +69,7 @@ func clearReplace(se *Seat) {
 // admitted again with another new token and no second event. Two devices
 // racing with one code: the store's commit lets exactly one find it.
 func (s *Service) ReplaceTake(ctx context.Context, roomID, code, joinKey, nonce string) (*Admission, error) {
-	device, deviceHash, err := s.newDevice()
+	device, deviceHash, err := s.newToken()
 	if err != nil {
 		return nil, err
 	}

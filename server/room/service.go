@@ -147,7 +147,7 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 	if _, err := io.ReadFull(s.opt.Rand, epoch[:]); err != nil {
 		return nil, err
 	}
-	device, deviceHash, err := s.newDevice()
+	device, deviceHash, err := s.newToken()
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Service) Create(ctx context.Context, joinKeyHash string) (*Admission, e
 // same phone, presenting the same nonce, may repeat a join whose welcome it
 // never got, until seat 2 first acts or the invite expires.
 func (s *Service) Join(ctx context.Context, roomID, joinKey, nonce string) (*Admission, error) {
-	device, deviceHash, err := s.newDevice()
+	device, deviceHash, err := s.newToken()
 	if err != nil {
 		return nil, err
 	}
@@ -787,7 +787,10 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 	return st, evs, opErr
 }
 
-func (s *Service) newDevice() (token, hash string, err error) {
+// newToken returns 32 random bytes in base64url and their hashKey: a device
+// token, a move code or a re-pair code, of which the server keeps only the
+// hash.
+func (s *Service) newToken() (token, hash string, err error) {
 	var b [32]byte
 	if _, err := io.ReadFull(s.opt.Rand, b[:]); err != nil {
 		return "", "", err
