@@ -210,46 +210,14 @@ func testMoveRace(t *testing.T, s room.Store, _ Config) {
 	mc, err := rooms.MoveCreate(ctx(t), a.Member)
 	mustOK(t, err)
 	at := offset(t, s, id)
-	const n = 6
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		won  []*room.Admission
-		errs []error
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			adm, err := rooms.MoveTake(ctx(t), id, mc.Code, key(byte(100+i)))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			won = append(won, adm)
-		}()
-	}
-	wg.Wait()
-	if len(won) != 1 {
-		t.Fatalf("%d devices took the seat", len(won))
-	}
-	for _, err := range errs {
-		if !isErr(err, room.ErrMoveInvalid) {
-			t.Fatalf("a losing move: %v", err)
-		}
-	}
-	moved := 0
-	for _, ev := range logged(t, s, id, at) {
-		if ev.Kind == protocol.KindMoved {
-			moved++
-		}
-	}
+	won := race(t, 6, room.ErrMoveInvalid, func(i int) (*room.Admission, error) {
+		return rooms.MoveTake(ctx(t), id, mc.Code, key(byte(100+i)))
+	})
+	moved := countKind(logged(t, s, id, at), protocol.KindMoved)
 	st, err := s.Load(ctx(t), id)
 	mustOK(t, err)
-	if moved != 1 || st.Seats[0].DeviceHash != hashOf(won[0].Welcome.Device) {
-		t.Fatalf("%d moved events; the seat's token is the winner's: %v", moved, st.Seats[0].DeviceHash == hashOf(won[0].Welcome.Device))
+	if moved != 1 || st.Seats[0].DeviceHash != hashOf(won.Welcome.Device) {
+		t.Fatalf("%d moved events; the seat's token is the winner's: %v", moved, st.Seats[0].DeviceHash == hashOf(won.Welcome.Device))
 	}
 }
 
@@ -298,4 +266,51 @@ func testMoveErase(t *testing.T, s room.Store, _ Config) {
 	if _, err := rooms.MoveTake(ctx(t), id, mc.Code, ""); !isErr(err, room.ErrNotFound) {
 		t.Fatalf("move into an erased room: %v", err)
 	}
+}
+
+// race runs n takes of one seat at once and returns the one that won; every
+// other must fail with loser.
+func race(t *testing.T, n int, loser *room.Error, take func(i int) (*room.Admission, error)) *room.Admission {
+	t.Helper()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		won  []*room.Admission
+		errs []error
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			adm, err := take(i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			won = append(won, adm)
+		}()
+	}
+	wg.Wait()
+	if len(won) != 1 {
+		t.Fatalf("%d devices took the seat", len(won))
+	}
+	for _, err := range errs {
+		if !isErr(err, loser) {
+			t.Fatalf("a losing take: %v, want %v", err, loser)
+		}
+	}
+	return won[0]
+}
+
+// countKind counts the events of one kind.
+func countKind(evs []protocol.Event, kind string) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Kind == kind {
+			n++
+		}
+	}
+	return n
 }

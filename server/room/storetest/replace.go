@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"sync"
 	"testing"
 
 	"softland/server/protocol"
@@ -224,49 +223,17 @@ func testReplaceRace(t *testing.T, s room.Store, _ Config) {
 	thief, err := rooms.ReplaceCreate(ctx(t), b.Member, hashOf(key(44)))
 	mustOK(t, err)
 	at := offset(t, s, id)
-	const n = 6
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		won  []*room.Admission
-		errs []error
-	)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, k := code, newKey
-			if i == 0 {
-				c, k = thief.Code, key(44)
-			}
-			adm, err := rooms.ReplaceTake(ctx(t), id, c, k, key(byte(100+i)))
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			won = append(won, adm)
-		}()
-	}
-	wg.Wait()
-	if len(won) != 1 {
-		t.Fatalf("%d devices took a seat", len(won))
-	}
-	for _, err := range errs {
-		if !isErr(err, room.ErrReplaceInvalid) {
-			t.Fatalf("a losing re-pair: %v", err)
+	won := race(t, 6, room.ErrReplaceInvalid, func(i int) (*room.Admission, error) {
+		c, k := code, newKey
+		if i == 0 {
+			c, k = thief.Code, key(44)
 		}
-	}
-	replacedN := 0
-	for _, ev := range logged(t, s, id, at) {
-		if ev.Kind == protocol.KindReplaced {
-			replacedN++
-		}
-	}
+		return rooms.ReplaceTake(ctx(t), id, c, k, key(byte(100+i)))
+	})
+	replacedN := countKind(logged(t, s, id, at), protocol.KindReplaced)
 	st, err := s.Load(ctx(t), id)
 	mustOK(t, err)
-	if replacedN != 1 || st.KeyEpoch != 1 || st.Seats[won[0].Member.Seat-1].DeviceHash != hashOf(won[0].Welcome.Device) {
+	if replacedN != 1 || st.KeyEpoch != 1 || st.Seats[won.Member.Seat-1].DeviceHash != hashOf(won.Welcome.Device) {
 		t.Fatalf("%d replaced events, key epoch %d", replacedN, st.KeyEpoch)
 	}
 }
