@@ -18,15 +18,8 @@ func TestMoveToAnotherDevice(t *testing.T) {
 	browser := startBrowser(t)
 	alex := newPhone(t, browser, "alex")
 	sam := newPhone(t, browser, "sam")
-	alex.open(srv.URL)
-	alex.tap("#create")
-	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
-	sam.open(link)
-	sam.state("#pair-status", "paired")
-	for _, p := range []*phone{alex, sam} {
-		p.tap("#pair-continue")
-		p.visible("#screen-checkin")
-	}
+	pair(alex, sam, srv.URL)
+	toCheckin(alex, sam)
 
 	// The shared pause word, then a round with its suggestions.
 	alex.tap("#nav-plan")

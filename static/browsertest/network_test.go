@@ -81,11 +81,7 @@ func TestNetworkDrop(t *testing.T) {
 	browser := startBrowser(t)
 	alex := newPhone(t, browser, "alex")
 	sam := newPhone(t, browser, "sam")
-	alex.open(front.URL)
-	alex.tap("#create")
-	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
-	sam.open(link)
-	sam.state("#pair-status", "paired")
+	pair(alex, sam, front.URL)
 	for _, p := range []*phone{alex, sam} {
 		p.tap("#pair-continue")
 		p.visible("#screen-checkin")

@@ -271,6 +271,26 @@ func (p *phone) storedKeys() []string {
 	return eval[[]string](p, `Object.keys(localStorage).filter((k) => k.startsWith('softland.')).sort()`)
 }
 
+// pair pairs two phones the way a couple does: alex creates a room at url,
+// sam opens its link; both stay on the pairing screen, paired.
+func pair(alex, sam *phone, url string) {
+	alex.t.Helper()
+	alex.open(url)
+	alex.tap("#create")
+	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
+	sam.open(link)
+	sam.state("#pair-status", "paired")
+}
+
+// toCheckin takes each paired phone from the pairing screen to the check-in.
+func toCheckin(phones ...*phone) {
+	for _, p := range phones {
+		p.t.Helper()
+		p.tap("#pair-continue")
+		p.visible("#screen-checkin")
+	}
+}
+
 // sameSuggestions waits until both phones show the same non-empty list of
 // suggestions, different from not, and returns it. The two phones may pass
 // through different intermediate lists while submissions cross; they must

@@ -205,11 +205,7 @@ func TestPushOptIn(t *testing.T) {
 	allowNotifications(t, sam, srv.URL)
 	sw := watchWorkers(t, sam)
 
-	alex.open(srv.URL)
-	alex.tap("#create")
-	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
-	sam.open(link)
-	sam.state("#pair-status", "paired")
+	pair(alex, sam, srv.URL)
 	sam.typeInto("#name-me", "Sam")
 	sam.typeInto("#name-partner", "Alex")
 

@@ -20,15 +20,8 @@ func TestReplaceLostPhone(t *testing.T) {
 	browser := startBrowser(t)
 	alex := newPhone(t, browser, "alex")
 	sam := newPhone(t, browser, "sam, the phone that gets lost")
-	alex.open(srv.URL)
-	alex.tap("#create")
-	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
-	sam.open(link)
-	sam.state("#pair-status", "paired")
-	for _, p := range []*phone{alex, sam} {
-		p.tap("#pair-continue")
-		p.visible("#screen-checkin")
-	}
+	pair(alex, sam, srv.URL)
+	toCheckin(alex, sam)
 	alex.tap("#nav-plan")
 	alex.typeInto("#plan-pauseword", "mandarina")
 	alex.tap("#share-settings")
@@ -95,15 +88,8 @@ func TestLostPhoneBackLater(t *testing.T) {
 	browser := startBrowser(t)
 	alex := newPhone(t, browser, "alex")
 	sam := newPhone(t, browser, "sam, the phone that gets lost")
-	alex.open(srv.URL)
-	alex.tap("#create")
-	link := until[string](alex, "the pairing link", `document.querySelector('#pair-link').value`)
-	sam.open(link)
-	sam.state("#pair-status", "paired")
-	for _, p := range []*phone{alex, sam} {
-		p.tap("#pair-continue")
-		p.visible("#screen-checkin")
-	}
+	pair(alex, sam, srv.URL)
+	toCheckin(alex, sam)
 	sam.open("about:blank") // the phone is off: no page, no socket
 
 	alex.tap("#nav-plan")
