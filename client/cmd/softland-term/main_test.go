@@ -103,6 +103,19 @@ func (s *session) end(ctx context.Context) error {
 	}
 }
 
+// pairTerminals starts a terminal that creates a room (createArgs, then
+// "create") and one that joins it by the link the first prints (joinArgs,
+// then "join" and the link), and waits until both say they are paired.
+func pairTerminals(t *testing.T, ctx context.Context, creator string, createArgs []string, joiner string, joinArgs []string) (a, b *session) {
+	t.Helper()
+	a = start(t, ctx, creator, append(createArgs, "create")...)
+	link := strings.TrimPrefix(a.wait(ctx, "link for your partner: "), "link for your partner: ")
+	b = start(t, ctx, joiner, append(joinArgs, "join", link)...)
+	b.wait(ctx, "paired")
+	a.wait(ctx, "paired")
+	return a, b
+}
+
 func TestTwoTerminals(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -111,11 +124,8 @@ func TestTwoTerminals(t *testing.T) {
 	stateB := filepath.Join(dir, "b.json")
 
 	// Pair.
-	a := start(t, ctx, "sam", "-server", srv.URL, "-me", "Sam", "-partner", "Alex", "create")
-	link := strings.TrimPrefix(a.wait(ctx, "link for your partner: "), "link for your partner: ")
-	b := start(t, ctx, "alex", "-server", srv.URL, "-state", stateB, "-me", "Alex", "-partner", "Sam", "join", link)
-	b.wait(ctx, "paired")
-	a.wait(ctx, "paired")
+	a, b := pairTerminals(t, ctx, "sam", []string{"-server", srv.URL, "-me", "Sam", "-partner", "Alex"},
+		"alex", []string{"-server", srv.URL, "-state", stateB, "-me", "Alex", "-partner", "Sam"})
 
 	// Check in: Sam would like to be held and water; Alex would like to
 	// hold Sam and water. Both see the same list, in the same words.
@@ -297,11 +307,7 @@ func TestReconnect(t *testing.T) {
 	srv := servertest.Start(t)
 	px := newProxy(t, strings.TrimPrefix(srv.URL, "http://"))
 
-	a := start(t, ctx, "sam", "-server", px.URL(), "create")
-	link := strings.TrimPrefix(a.wait(ctx, "link for your partner: "), "link for your partner: ")
-	b := start(t, ctx, "alex", "-server", srv.URL, "join", link)
-	b.wait(ctx, "paired")
-	a.wait(ctx, "paired")
+	a, b := pairTerminals(t, ctx, "sam", []string{"-server", px.URL()}, "alex", []string{"-server", srv.URL})
 
 	// Sam's network goes away; Alex pauses meanwhile.
 	px.hold()

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ func TestMoveBetweenTerminals(t *testing.T) {
 	dir := t.TempDir()
 	stateOld, stateNew := filepath.Join(dir, "old.json"), filepath.Join(dir, "new.json")
 
-	sam := start(t, ctx, "sam", "-server", srv.URL, "create")
-	link := strings.TrimPrefix(sam.wait(ctx, "link for your partner: "), "link for your partner: ")
-	old := start(t, ctx, "alex-old", "-server", srv.URL, "-state", stateOld, "join", link)
-	old.wait(ctx, "paired")
-	sam.wait(ctx, "paired")
+	sam, old := pairTerminals(t, ctx, "sam", []string{"-server", srv.URL}, "alex-old", []string{"-server", srv.URL, "-state", stateOld})
 
 	old.typeLine("move")
 	line := old.wait(ctx, "move link (works once")

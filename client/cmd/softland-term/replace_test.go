@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,11 +22,7 @@ func TestReplaceBetweenTerminals(t *testing.T) {
 	dir := t.TempDir()
 	stateLost, stateNew := filepath.Join(dir, "lost.json"), filepath.Join(dir, "new.json")
 
-	alex := start(t, ctx, "alex", "-server", srv.URL, "create")
-	link := strings.TrimPrefix(alex.wait(ctx, "link for your partner: "), "link for your partner: ")
-	lost := start(t, ctx, "sam-lost", "-server", srv.URL, "-state", stateLost, "join", link)
-	lost.wait(ctx, "paired")
-	alex.wait(ctx, "paired")
+	alex, lost := pairTerminals(t, ctx, "alex", []string{"-server", srv.URL}, "sam-lost", []string{"-server", srv.URL, "-state", stateLost})
 
 	alex.typeLine("replace-partner")
 	line := alex.wait(ctx, "re-pair link (works once")
