@@ -259,9 +259,21 @@ func Join(ctx context.Context, serverURL string, link Link) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
+	return connectRepeating(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, func() (*protocol.Header, any) {
 		req := &protocol.Join{Room: link.Room, JoinKey: k.JoinKey(), Nonce: nonce}
-		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
+		return &req.Header, req
+	})
+}
+
+// connectRepeating connects with the hello that hello builds (a join, move
+// or replace carrying a nonce), and repeats it, up to joinAttempts times,
+// when the connection dropped or the server answered unavailable before a
+// welcome: the store may have taken the request although the phone never
+// heard, and the same nonce lets it be admitted again.
+func connectRepeating(ctx context.Context, serverURL string, sd seed, hello func() (*protocol.Header, any)) (*Client, error) {
+	for attempt := 1; ; attempt++ {
+		h, req := hello()
+		c, err := connect(ctx, serverURL, sd, h, req)
 		var refused *Error
 		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
 		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
@@ -295,20 +307,10 @@ func Move(ctx context.Context, serverURL string, link MoveLink) (*Client, error)
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 1; ; attempt++ {
+	return connectRepeating(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, func() (*protocol.Header, any) {
 		req := &protocol.Move{Room: link.Room, Code: link.Code, Nonce: nonce}
-		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k}, &req.Header, req)
-		var refused *Error
-		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
-		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
-			return c, err
-		}
-		select {
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, err
-		}
-	}
+		return &req.Header, req
+	})
 }
 
 // Resume comes back to the seat st describes, catching up on every event

@@ -111,20 +111,10 @@ func Replace(ctx context.Context, serverURL string, link ReplaceLink) (*Client, 
 		return nil, err
 	}
 	joinKey := k.JoinKey()
-	for attempt := 1; ; attempt++ {
+	return connectRepeating(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k, verify: words}, func() (*protocol.Header, any) {
 		req := &protocol.Replace{Room: link.Room, Code: link.Code, JoinKey: joinKey, Nonce: nonce}
-		c, err := connect(ctx, serverURL, seed{room: link.Room, secret: link.Secret, keys: k, verify: words}, &req.Header, req)
-		var refused *Error
-		final := errors.As(err, &refused) && refused.Code != protocol.CodeUnavailable
-		if err == nil || final || attempt == joinAttempts || ctx.Err() != nil {
-			return c, err
-		}
-		select {
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return nil, err
-		}
-	}
+		return &req.Header, req
+	})
 }
 
 // VerifyWords returns the verification words of the latest replacement
