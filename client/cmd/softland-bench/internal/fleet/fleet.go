@@ -26,6 +26,7 @@ import (
 	"github.com/coder/websocket"
 
 	"softland/client/cmd/softland-bench/internal/floor"
+	"softland/client/cmd/softland-bench/internal/setup"
 	"softland/client/keys"
 	"softland/server/protocol"
 )
@@ -250,32 +251,16 @@ func (f *Fleet) setup(ctx context.Context) time.Duration {
 		f.pairs[k] = &pair{f: f, idx: i, notes: make(chan note, noteBuffer), rng: rand.New(rand.NewPCG(uint64(i), uint64(f.base.UnixNano())))}
 	}
 	start := time.Now()
-	next := atomic.Int64{}
-	var wg sync.WaitGroup
-	var done atomic.Int64
-	for range max(1, min(f.cfg.Dialers, f.cfg.Pairs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(f.pairs) || ctx.Err() != nil {
-					return
-				}
-				p := f.pairs[i]
-				if err := p.setup(ctx); err != nil {
-					f.setupErrs.Add(1)
-					f.noteErr("setup: " + err.Error())
-				} else {
-					p.setUp, p.ok = true, true
-				}
-				if n := done.Add(1); n%5000 == 0 && f.cfg.Progress != nil {
-					f.cfg.Progress("  %d/%d pairs set up", n, len(f.pairs))
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	setup.Pairs(ctx, len(f.pairs), f.cfg.Dialers, func(ctx context.Context, i int) bool {
+		p := f.pairs[i]
+		if err := p.setup(ctx); err != nil {
+			f.setupErrs.Add(1)
+			f.noteErr("setup: " + err.Error())
+			return false
+		}
+		p.setUp, p.ok = true, true
+		return true
+	}, f.cfg.Progress)
 	return time.Since(start)
 }
 

@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"softland/client/cmd/softland-bench/internal/setup"
 )
 
 // CentrifugoModule is the release compared with, which the Go module proxy
@@ -199,32 +201,15 @@ func (f *Fleet) noteErr(kind string) {
 // Setup connects every pair (the subscriber subscribed) and returns how
 // many succeeded.
 func (f *Fleet) Setup(ctx context.Context) int {
-	var next, done, active atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(f.cfg.Dialers, f.cfg.Pairs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(f.pairs) || ctx.Err() != nil {
-					return
-				}
-				p := f.pairs[i]
-				if err := p.setup(ctx); err != nil {
-					f.noteErr("setup: " + err.Error())
-				} else {
-					p.ok = true
-					active.Add(1)
-				}
-				if n := done.Add(1); n%5000 == 0 && f.cfg.Progress != nil {
-					f.cfg.Progress("  %d/%d pairs set up", n, len(f.pairs))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return int(active.Load())
+	return setup.Pairs(ctx, len(f.pairs), f.cfg.Dialers, func(ctx context.Context, i int) bool {
+		p := f.pairs[i]
+		if err := p.setup(ctx); err != nil {
+			f.noteErr("setup: " + err.Error())
+			return false
+		}
+		p.ok = true
+		return true
+	}, f.cfg.Progress)
 }
 
 func (p *pair) setup(ctx context.Context) error {
