@@ -109,11 +109,6 @@ func (s *Store) Hold(ctx context.Context, m room.Member) {
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, heldKey(s.instance), heldMember(m))
 		p.PExpire(ctx, heldKey(s.instance), s.heldTTL())
-		// Be known as an instance before holding anything, even if the
-		// first renewal has not run yet (SETNX: a renewal's lease stands).
-		p.SetNX(ctx, liveKey(s.instance), "1", s.opt.Lease)
-		p.SAdd(ctx, instancesKey, s.instance)
-		p.PExpire(ctx, instancesKey, s.heldTTL())
 		return nil
 	})
 	if err != nil {

@@ -176,7 +176,8 @@ type Store struct {
 var _ room.Store = (*Store)(nil)
 
 // New returns a Store over client and starts its Pub/Sub goroutines; Close
-// stops them. The client stays the caller's to close, after the Store.
+// stops them. The client stays the caller's to close, after the Store. It
+// takes this instance's lease first, waiting up to Lease/2 for Redis.
 //
 // Give the client ContextTimeoutEnabled (NewClient does), so that the
 // deadlines of callers, such as /readyz's, bound each command.
@@ -212,6 +213,10 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 	s.cur = s.newPubSub()
 	s.activity.Store(time.Now().UnixNano())
+	// Take the lease before any seat can be held: an instance killed before
+	// its first renewal would never have been known, and its seats never
+	// orphaned. (A Redis that does not answer now is retried by manage.)
+	s.leaseTick(time.Now())
 	s.wg.Add(2)
 	go s.receive()
 	go s.manage()

@@ -394,9 +394,6 @@ func (s *Store) manage() {
 	defer s.wg.Done()
 	tick := time.NewTicker(min(time.Second, s.opt.HealthInterval, s.opt.Lease/3))
 	defer tick.Stop()
-	// Take the lease at once: an instance killed before its first tick
-	// would otherwise never have been known, and its seats never orphaned.
-	s.leaseTick(time.Now())
 	var pingedAt time.Time
 	for {
 		select {
