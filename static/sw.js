@@ -10,7 +10,7 @@
 // room, a key or a tap; those live in localStorage. Bump VERSION when the list
 // of shell files changes; old caches are deleted on activation.
 
-const VERSION = 'softland-shell-v6';
+const VERSION = 'softland-shell-v7';
 const SHELL = [
   '/',
   '/app.css',
@@ -36,6 +36,7 @@ const SHELL = [
   '/js/store.js',
   '/js/view.js',
   '/js/vm.js',
+  '/js/vmdebrief.js',
   '/js/when.js',
   '/js/wire.js',
   '/js/screens/bar.js',

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 
 import { applyEvent, emptyState, fromSnapshot } from './state.js';
 import * as vm from './vm.js';
+import * as vd from './vmdebrief.js';
 
 const catalog = JSON.parse(readFileSync(new URL('../catalog.json', import.meta.url), 'utf8'));
 const R = '0a9b8c7d-6e5f-4a3b-9c2d-1e0f2a3b4c5d';
@@ -128,13 +129,13 @@ test('the revisit prompt only for a plan saved more than a month ago', () => {
   assert.equal(vm.plan(ctx()).due, false);
   assert.equal(vm.plan(ctx({ rest: { plan: { at: NOW - 2 * 24 * 3600000 } } })).due, false);
   assert.equal(vm.plan(ctx({ rest: { plan: { at: NOW - MONTH - 1 } } })).due, true);
-  assert.equal(vm.history(ctx()).due, false);
+  assert.equal(vd.history(ctx()).due, false);
 });
 
 test('the debrief deadline says the day and how long is left', () => {
   const until = new Date(2026, 2, 15, 2, 21).getTime();
   const st = { debriefs: [{ round: R, until, submitted: [false, false], released: null }] };
-  const v = vm.debrief(ctx({ st }));
+  const v = vd.debrief(ctx({ st }));
   assert.match(v.intro, /^Answer .*tomorrow at 2:21\sAM \(in 3 hours\)/);
 });
 

@@ -3,7 +3,7 @@
 
 import { t } from '../i18n.js';
 import { $, el, setText, setShown } from '../view.js';
-import * as vm from '../vm.js';
+import * as vd from '../vmdebrief.js';
 
 export const needsRoom = true;
 
@@ -43,7 +43,7 @@ export function forget() {
 }
 
 export function render(app, ctx) {
-  const v = vm.debrief(ctx);
+  const v = vd.debrief(ctx);
   app.ui.debriefRound = v.round;
   setText($('debrief-intro'), v.intro);
   setShown($('debrief-form'), v.form);

@@ -4,7 +4,7 @@
 
 import { t } from '../i18n.js';
 import { $, el, setText, setShown } from '../view.js';
-import * as vm from '../vm.js';
+import * as vd from '../vmdebrief.js';
 
 export const needsRoom = true;
 
@@ -13,7 +13,7 @@ export function mount(app) {
 }
 
 export function render(app, ctx) {
-  const v = vm.history(ctx);
+  const v = vd.history(ctx);
   setShown($('celebrate'), v.wins.length > 0);
   $('celebrate-list').replaceChildren(...v.wins.map((w) => el('li', {}, w)));
   setShown($('revisit'), v.due);
