@@ -55,6 +55,9 @@ type conn struct {
 	// closeGrace, which ends a close handshake the phone cannot answer.
 	raw      net.Conn
 	cutTimer *time.Timer
+	// batch is under ws: the writer sends what it has in one write. nil
+	// for a socket not accepted by serveWS (tests), which writes per frame.
+	batch *batchConn
 
 	// out and events wait for the writer, each bounded by SendQueue. Their
 	// storage grows with use: reserving the bound up front would cost every
@@ -160,7 +163,7 @@ type outItem struct {
 	closeMsg string
 }
 
-func newConn(s *Server, ws *websocket.Conn, raw net.Conn, ip string) *conn {
+func newConn(s *Server, ws *websocket.Conn, raw net.Conn, batch *batchConn, ip string) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	ws.SetReadLimit(protocol.MaxFrameBytes)
 	return &conn{
@@ -170,6 +173,7 @@ func newConn(s *Server, ws *websocket.Conn, raw net.Conn, ip string) *conn {
 		ctx:     ctx,
 		cancel:  cancel,
 		raw:     raw,
+		batch:   batch,
 		closed:  make(chan struct{}),
 		limiter: rate.NewLimiter(rate.Limit(s.cfg.Rate), s.cfg.Burst),
 	}
@@ -450,7 +454,9 @@ func (c *conn) kick() {
 func (c *conn) write() {
 	defer c.tasks.leave()
 	for {
-		if !c.writeAll() {
+		c.hold()
+		ok := c.writeAll()
+		if !c.release() || !ok {
 			return
 		}
 		authed := c.w.authed // read before handing the state over
@@ -490,6 +496,9 @@ func (c *conn) writeAll() bool {
 			continue
 		}
 		if c.tick.Swap(false) {
+			if !c.flush() {
+				return false
+			}
 			if err := c.s.rooms.Tick(c.ctx, c.member.Room); err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
 				c.s.log.Warn("round expiry failed", "room", logID(c.member.Room), "err", err)
 			}
@@ -580,6 +589,9 @@ func (c *conn) writeEvent(ev *protocol.Event) bool {
 
 // catchUp sends every logged event after the cursor, up to the newest.
 func (c *conn) catchUp() bool {
+	if !c.flush() {
+		return false
+	}
 	evs, complete, err := c.s.rooms.Since(c.ctx, c.member.Room, c.w.epoch, c.w.cursor)
 	if errors.Is(err, room.ErrNotFound) {
 		// The room is gone. If it was erased, the erased event may be
@@ -616,11 +628,49 @@ func (c *conn) catchUp() bool {
 	return true
 }
 
+// hold starts a batch: the frames written until release go out in one
+// write.
+func (c *conn) hold() {
+	if c.batch != nil {
+		c.batch.hold()
+	}
+}
+
+// release sends the batch. It reports false when the socket is failing.
+func (c *conn) release() bool {
+	if c.batch == nil {
+		return true
+	}
+	if err := c.batch.release(); err != nil {
+		if c.ctx.Err() == nil {
+			c.fail(websocket.StatusPolicyViolation, "write timeout")
+		}
+		return false
+	}
+	return true
+}
+
+// flush sends what the batch holds before the writer waits for something
+// else (the store): frames ready to go must not wait for a round trip.
+func (c *conn) flush() bool {
+	if !c.release() {
+		return false
+	}
+	c.hold()
+	return true
+}
+
 func (c *conn) writeFrame(b []byte) bool {
-	// Not derived from c.ctx: cancelling a write mid-frame would cut the
-	// socket without a close frame. fail stops the loop between frames.
-	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.WriteTimeout)
-	defer cancel()
+	// Inside a batch the frame is only appended, so it needs no timeout of
+	// its own: release bounds the write. Without one, the timeout is not
+	// derived from c.ctx: cancelling a write mid-frame would cut the socket
+	// without a close frame. fail stops the loop between frames.
+	ctx := context.Background()
+	if c.batch == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.s.cfg.WriteTimeout)
+		defer cancel()
+	}
 	if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
 		if c.ctx.Err() == nil {
 			c.fail(websocket.StatusPolicyViolation, "write timeout")

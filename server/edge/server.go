@@ -208,7 +208,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.ips.closeSocket(ip)
-	hr := &hijackRecorder{ResponseWriter: w}
+	hr := &hijackRecorder{ResponseWriter: w, timeout: s.cfg.WriteTimeout}
 	ws, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
 		OriginPatterns:  s.cfg.Origins,
 		CompressionMode: websocket.CompressionDisabled,
@@ -219,7 +219,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("ws refused", "reason", "upgrade")
 		return
 	}
-	c := newConn(s, ws, hr.conn, ip)
+	c := newConn(s, ws, hr.conn, hr.batch, ip)
 	if !s.track(c) {
 		ws.Close(websocket.StatusServiceRestart, "service restart")
 		return
@@ -231,16 +231,28 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 // hijackRecorder keeps the raw connection websocket.Accept takes over, so
 // the edge can cut a socket whose close handshake cannot finish (closeGrace)
 // without giving every read a cancellable context, which costs an
-// allocation per frame and a registration per idle socket.
+// allocation per frame and a registration per idle socket. It also puts a
+// batchConn between the WebSocket and that connection, so the socket's
+// writer can send several frames with one write.
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	timeout time.Duration // batchConn's write bound
+	conn    net.Conn
+	batch   *batchConn
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return c, brw, err
+	}
+	// The socket writes through a batchConn. net/http's writer is fresh
+	// (the 101 answer is already flushed) and wraps the raw connection, so
+	// it is replaced by one of the same size over the batchConn.
+	h.batch = &batchConn{Conn: c, timeout: h.timeout}
 	h.conn = c
-	return c, brw, err
+	brw.Writer = bufio.NewWriter(h.batch)
+	return h.batch, brw, nil
 }
 
 func (h *hijackRecorder) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -1,0 +1,85 @@
+package edge
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// batchConn is the connection under one socket's WebSocket. coder/websocket
+// flushes every message on its own, one write(2) each; a request commonly
+// owes its phone two or three frames at once (the events it caused, then its
+// ack), and its partner one or two. While the socket's writer holds a batch
+// (hold), what coder/websocket flushes is appended to one buffer, and
+// release sends the lot with a single write. Nothing is held between
+// batches, so an idle socket costs no buffer, and nothing waits for a batch
+// to fill: the writer releases as soon as its queues are empty, and before
+// anything that could wait (a store call).
+//
+// Writes outside a batch (the close handshake, run by another goroutine)
+// go straight through, after whatever the batch holds: mu keeps the bytes
+// in the order they were written.
+type batchConn struct {
+	net.Conn
+	timeout time.Duration // bound on each release's write
+
+	mu   sync.Mutex
+	held bool
+	buf  *[]byte // pooled; non-nil only while a batch holds bytes
+}
+
+// batchBufs holds the buffers of batches in flight. A batch is a few frames
+// of at most a few KB; an unusually large one (a welcome with a long replay)
+// is not kept.
+var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+const maxPooledBatch = 64 << 10
+
+// Write implements net.Conn: inside a batch it only appends.
+func (b *batchConn) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.held {
+		return b.Conn.Write(p)
+	}
+	if b.buf == nil {
+		b.buf = batchBufs.Get().(*[]byte)
+	}
+	*b.buf = append(*b.buf, p...)
+	return len(p), nil
+}
+
+// hold starts a batch.
+func (b *batchConn) hold() {
+	b.mu.Lock()
+	b.held = true
+	b.mu.Unlock()
+}
+
+// release ends the batch and writes what it holds, within timeout. An error
+// means the socket is broken: the bytes may be partly sent.
+func (b *batchConn) release() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.held = false
+	if b.buf == nil {
+		return nil
+	}
+	buf := b.buf
+	b.buf = nil
+	defer func() {
+		if cap(*buf) <= maxPooledBatch {
+			*buf = (*buf)[:0]
+			batchBufs.Put(buf)
+		}
+	}()
+	if err := b.Conn.SetWriteDeadline(time.Now().Add(b.timeout)); err != nil {
+		return err
+	}
+	if _, err := b.Conn.Write(*buf); err != nil {
+		return err
+	}
+	// The close handshake writes outside batches, bounded by its own
+	// context: no deadline may be left behind for it.
+	return b.Conn.SetWriteDeadline(time.Time{})
+}
