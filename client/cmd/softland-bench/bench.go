@@ -590,6 +590,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 		res.Proc.AllocsPerRound = (goLoad1.Mallocs - goLoad0.Mallocs) / float64(res.Rounds)
 		res.Proc.AllocBytesPerRound = (goLoad1.AllocBytes - goLoad0.AllocBytes) / float64(res.Rounds)
 	}
+	if res.Proc != nil && res.Rounds > 0 && cpu1.Writes > cpu0.Writes {
+		res.Proc.WritesPerRound = float64(cpu1.Writes-cpu0.Writes) / float64(res.Rounds)
+	}
 	if haveMachine {
 		res.MachineCPUPercent = 100 * (machine1 - machine0) / loadDur.Seconds()
 		res.OtherCPUPercent = res.MachineCPUPercent - res.Bench.CPUPercent
@@ -602,6 +605,9 @@ func (e *env) measure(ctx context.Context, mode string) (res *report.Result, err
 			RSSIdle:    redisIdle.RSS,
 			CPUSeconds: redisCPU1.CPU - redisCPU0.CPU,
 			CPUPercent: 100 * (redisCPU1.CPU - redisCPU0.CPU) / loadDur.Seconds(),
+		}
+		if res.Rounds > 0 {
+			res.Redis.WritesPerRound = float64(redisCPU1.Writes-redisCPU0.Writes) / float64(res.Rounds)
 		}
 		res.OtherCPUPercent -= res.Redis.CPUPercent
 	}

@@ -129,6 +129,8 @@ type ProcNumbers struct {
 	GoroutinesPerSock  float64 `json:"goroutines_per_idle_socket,omitempty"`
 	AllocsPerRound     float64 `json:"allocs_per_round,omitempty"`
 	AllocBytesPerRound float64 `json:"alloc_bytes_per_round,omitempty"`
+	// WritesPerRound is write system calls per tap during the load.
+	WritesPerRound float64 `json:"writes_per_round,omitempty"`
 }
 
 // Latency is a distribution in milliseconds.
@@ -203,6 +205,7 @@ func Compare(r, floor *Result) {
 		set("cpu_percent", r.Proc.CPUPercent, floor.Proc.CPUPercent)
 		set("allocs_per_round", r.Proc.AllocsPerRound, floor.Proc.AllocsPerRound)
 		set("alloc_bytes_per_round", r.Proc.AllocBytesPerRound, floor.Proc.AllocBytesPerRound)
+		set("writes_per_round", r.Proc.WritesPerRound, floor.Proc.WritesPerRound)
 	}
 }
 
@@ -391,9 +394,9 @@ func printSummary(w io.Writer, rep *Report) {
 	}
 	fmt.Fprintf(w, "\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "server\ttaps/s target\tachieved\tunsent\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost/dup\tserver CPU %%\tRSS/idle socket\tallocs/tap\tbytes/tap\tphones CPU %%\tother CPU %%\t\n")
+	fmt.Fprintf(tw, "server\ttaps/s target\tachieved\tunsent\tp50 ms\tp99 ms\tp99.9 ms\tmax ms\tlost/dup\tserver CPU %%\tRSS/idle socket\tallocs/tap\tbytes/tap\twrites/tap\tphones CPU %%\tother CPU %%\t\n")
 	for _, r := range all {
-		cpu, rss, allocs, bytes := "-", "-", "-", "-"
+		cpu, rss, allocs, bytes, writes := "-", "-", "-", "-", "-"
 		if p := r.Proc; p != nil {
 			cpu = fmt.Sprintf("%.0f", p.CPUPercent)
 			if r.Redis != nil {
@@ -405,9 +408,15 @@ func printSummary(w io.Writer, rep *Report) {
 			if p.AllocsPerRound > 0 {
 				allocs, bytes = fmt.Sprintf("%.0f", p.AllocsPerRound), fmt.Sprintf("%.0f", p.AllocBytesPerRound)
 			}
+			if p.WritesPerRound > 0 {
+				writes = fmt.Sprintf("%.1f", p.WritesPerRound)
+				if r.Redis != nil && r.Redis.WritesPerRound > 0 {
+					writes += fmt.Sprintf(" +%.1f redis", r.Redis.WritesPerRound)
+				}
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t\n",
-			r.Name, r.ScheduledRate, r.AchievedRate, r.Unsent, r.Reveal.P50, r.Reveal.P99, r.Reveal.P999, r.Reveal.Max, r.Lost, r.Duplicated, cpu, rss, allocs, bytes, r.Bench.CPUPercent, max(0, r.OtherCPUPercent))
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%d\t%.2f\t%.2f\t%.2f\t%.1f\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t\n",
+			r.Name, r.ScheduledRate, r.AchievedRate, r.Unsent, r.Reveal.P50, r.Reveal.P99, r.Reveal.P999, r.Reveal.Max, r.Lost, r.Duplicated, cpu, rss, allocs, bytes, writes, r.Bench.CPUPercent, max(0, r.OtherCPUPercent))
 	}
 	tw.Flush()
 }
@@ -476,6 +485,7 @@ func printTable(w io.Writer, r, floor *Result) {
 		row("server CPU % (100 = 1 core)", r.Proc.CPUPercent, fp.CPUPercent, "%.1f", true)
 		row("server allocs per round", r.Proc.AllocsPerRound, fp.AllocsPerRound, "%.0f", true)
 		row("server alloc bytes per round", r.Proc.AllocBytesPerRound, fp.AllocBytesPerRound, "%.0f", true)
+		row("server writes per round", r.Proc.WritesPerRound, fp.WritesPerRound, "%.1f", true)
 	}
 	if r.Redis != nil {
 		row("redis RSS idle (MiB)", mib(r.Redis.RSSIdle), 0, "%.1f", false)
