@@ -246,12 +246,12 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return c, brw, err
 	}
-	// The socket writes through a batchConn. net/http's writer is fresh
+	// The socket writes through a batchConn. net/http's writer is empty
 	// (the 101 answer is already flushed) and wraps the raw connection, so
-	// it is replaced by one of the same size over the batchConn.
+	// it is pointed at the batchConn instead, keeping its buffer.
 	h.batch = &batchConn{Conn: c, timeout: h.timeout}
 	h.conn = c
-	brw.Writer = bufio.NewWriter(h.batch)
+	brw.Writer.Reset(h.batch)
 	return h.batch, brw, nil
 }
 
