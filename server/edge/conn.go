@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -250,11 +251,17 @@ func (c *conn) run() {
 // status (-1 when there was none).
 func (c *conn) read() websocket.StatusCode {
 	strikes := 0
+	var buf *[]byte // the message being handled; returned before waiting for the next
+	defer func() { putReadBuf(buf) }()
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		putReadBuf(buf)
+		buf = nil
+		typ, b, err := c.readMessage()
 		if err != nil {
 			return websocket.CloseStatus(err)
 		}
+		buf = b
+		data := *b
 		c.alive()
 		if !c.limiter.Allow() {
 			// Every dropped message is answered, with its id when it can
@@ -289,6 +296,47 @@ func (c *conn) read() websocket.StatusCode {
 			continue
 		}
 		c.handle(msg)
+	}
+}
+
+// readBufs holds the buffers messages are read into. A frame is decoded
+// into copies before the next one is read (protocol.DecodeRequest keeps no
+// part of it), so a socket holds a buffer only from a message's first frame
+// until it has been handled, never while it waits; one too large to keep is
+// dropped.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func putReadBuf(b *[]byte) {
+	if b != nil && cap(*b) <= protocol.MaxFrameBytes+1 {
+		*b = (*b)[:0]
+		readBufs.Put(b)
+	}
+}
+
+// readMessage reads the next message into buf, as ws.Read would into a
+// new slice, so reading costs no allocation once buf has grown to the
+// socket's largest message.
+func (c *conn) readMessage() (websocket.MessageType, *[]byte, error) {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		return 0, nil, err
+	}
+	buf := readBufs.Get().(*[]byte)
+	b := (*buf)[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		*buf = b
+		if err == io.EOF {
+			return typ, buf, nil
+		}
+		if err != nil {
+			putReadBuf(buf)
+			return 0, nil, err
+		}
 	}
 }
 
@@ -535,16 +583,22 @@ func (c *conn) writeItem(it *outItem) bool {
 // setRoundTimer arms the open round's expiry at Unix ms at (0: none). The
 // server that first sees the deadline pass closes the round (Tick).
 func (c *conn) setRoundTimer(at int64) {
-	if c.w.timer != nil {
-		c.w.timer.Stop()
-		c.w.timer = nil
+	switch {
+	case at <= 0:
+		if c.w.timer != nil {
+			c.w.timer.Stop()
+		}
+	case c.w.timer == nil:
+		c.w.timer = time.AfterFunc(time.Until(time.UnixMilli(at))+50*time.Millisecond, c.roundEnded)
+	default:
+		// One timer per socket, re-armed for each round.
+		c.w.timer.Reset(time.Until(time.UnixMilli(at)) + 50*time.Millisecond)
 	}
-	if at > 0 {
-		c.w.timer = time.AfterFunc(time.Until(time.UnixMilli(at))+50*time.Millisecond, func() {
-			c.tick.Store(true)
-			c.kick()
-		})
-	}
+}
+
+func (c *conn) roundEnded() {
+	c.tick.Store(true)
+	c.kick()
 }
 
 // handleEvent sends one room event in order: older ones are dropped, and a
