@@ -159,7 +159,7 @@ func (s *Store) Update(_ context.Context, id string, fn func(*room.State) ([]pro
 	next := e.st.Clone()
 	evs, err := fn(next)
 	if err == room.ErrUnchanged {
-		return e.st.Clone(), nil, nil
+		return e.st, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
@@ -174,7 +174,9 @@ func (s *Store) Update(_ context.Context, id string, fn func(*room.State) ([]pro
 		e.log = append(e.log[:0:0], e.log[over:]...)
 	}
 	s.publish(id, evs)
-	return next.Clone(), evs, nil
+	// Shared, not copied: a stored state is never changed again (the next
+	// Update changes a clone), and callers only read it.
+	return next, evs, nil
 }
 
 func (s *Store) publish(id string, evs []protocol.Event) {

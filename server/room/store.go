@@ -34,7 +34,8 @@ type Store interface {
 	// be called more than once when another writer raced it, so it must not
 	// have effects outside the state it is given. If fn returns ErrUnchanged,
 	// nothing is saved and Update returns the current state. Any other error
-	// from fn is returned as is.
+	// from fn is returned as is. The state returned is for reading only: a
+	// store may share it with later callers instead of copying it.
 	Update(ctx context.Context, id string, fn func(st *State) ([]protocol.Event, error)) (*State, []protocol.Event, error)
 
 	// Since returns the logged events of epoch with offsets greater than after,
