@@ -3,7 +3,6 @@ package protocol
 import (
 	"crypto/ecdh"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -73,8 +72,8 @@ func DecodeRequest(data []byte) (Request, error) {
 			return m, nil
 		}
 	}
-	var p problem
-	if !errors.As(err, &p) {
+	p, ok := err.(problem)
+	if !ok {
 		p = msgNotObject // unreachable: readHeader saw the same syntax
 	}
 	return nil, refuse(h.id, CodeBadRequest, string(p))

@@ -41,8 +41,14 @@ type problem string
 
 func (p problem) Error() string { return string(p) }
 
-// errLate: a field came before the type, so the walk could not judge it.
-var errLate = problem(msgFields)
+var (
+	errFields error = problem(msgFields)
+	errNames  error = problem(msgNames)
+	// errLate: a field came before the type, so the walk could not judge it.
+	// DecodeRequest walks again once it has read the type; this message is
+	// never shown.
+	errLate error = problem("a field before the type")
+)
 
 // walker is a pooled jsontext decoder. buf lends the frame to the decoder
 // without a copy (jsontext reads a bytes.Buffer in place).
@@ -111,7 +117,7 @@ func (w *walker) decode(r *request) (Request, error) {
 				return nil, err
 			}
 			if n, ok := parseInt(val); vOK || !ok || n != Version {
-				return nil, problem(msgNames)
+				return nil, errNames
 			}
 			vOK = true
 		case "type":
@@ -120,12 +126,12 @@ func (w *walker) decode(r *request) (Request, error) {
 				return nil, err
 			}
 			if typOK || val.Kind() != '"' {
-				return nil, problem(msgNames)
+				return nil, errNames
 			}
 			typOK = true
 			q := requests[string(w.unquote(val))]
 			if q == nil || r != nil && q != r {
-				return nil, problem(msgFields)
+				return nil, errFields
 			}
 			if r == nil {
 				r, m = q, q.new()
@@ -137,11 +143,11 @@ func (w *walker) decode(r *request) (Request, error) {
 				return nil, err
 			}
 			if idOK || val.Kind() != '"' {
-				return nil, problem(msgNames)
+				return nil, errNames
 			}
 			idOK = true
 			if id = string(w.unquote(val)); len(id) > MaxIDLen {
-				return nil, problem(msgFields)
+				return nil, errFields
 			}
 		default:
 			if r == nil {
@@ -156,10 +162,10 @@ func (w *walker) decode(r *request) (Request, error) {
 		return nil, err
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, problem(msgNotObject)
+		return nil, errFields // trailing data: readHeader says so
 	}
 	if !vOK || !typOK || seen&r.schema.required != r.schema.required {
-		return nil, problem(msgNames)
+		return nil, errNames
 	}
 	*m.header() = Header{V: Version, Type: r.typ, ID: id}
 	return m, nil
@@ -169,10 +175,10 @@ func (w *walker) decode(r *request) (Request, error) {
 func (w *walker) field(sc *schema, name []byte, v reflect.Value, seen *uint64) error {
 	f := sc.lookup(name)
 	if f == nil {
-		return problem(msgFields)
+		return errFields
 	}
 	if *seen&f.bit != 0 {
-		return problem(msgNames)
+		return errNames
 	}
 	*seen |= f.bit
 	dec := &w.dec
@@ -208,7 +214,7 @@ func (w *walker) field(sc *schema, name []byte, v reflect.Value, seen *uint64) e
 		}
 	}
 	if !ok { // null, or a value of another JSON type
-		return problem(msgFields)
+		return errFields
 	}
 	return nil
 }
@@ -217,7 +223,7 @@ func (w *walker) field(sc *schema, name []byte, v reflect.Value, seen *uint64) e
 func (w *walker) object(sc *schema, v reflect.Value) error {
 	dec := &w.dec
 	if dec.PeekKind() != '{' {
-		return problem(msgFields)
+		return errFields
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
@@ -236,7 +242,7 @@ func (w *walker) object(sc *schema, v reflect.Value) error {
 		return err
 	}
 	if seen&sc.required != sc.required {
-		return problem(msgNames)
+		return errNames
 	}
 	return nil
 }
@@ -246,7 +252,7 @@ func (w *walker) object(sc *schema, v reflect.Value) error {
 func (w *walker) list(f *field, v reflect.Value) error {
 	dec := &w.dec
 	if dec.PeekKind() != '[' {
-		return problem(msgFields)
+		return errFields
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return err
