@@ -163,7 +163,8 @@ func schemaOf(t reflect.Type, request bool) *schema {
 		if name == "" {
 			name = f.Name
 		}
-		if len(s.fields) == 64 || s.lookup([]byte(name)) != nil || name == "v" || name == "type" || name == "id" {
+		header := name == "v" || name == "type" || name == "id"
+		if len(s.fields) == 64 || s.lookup([]byte(name)) != nil || request && header {
 			panic("protocol: too many fields or a repeated name in " + t.Name())
 		}
 		fd := field{name: name, bit: 1 << len(s.fields), index: i}
