@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"softland/server/protocol"
@@ -11,127 +12,48 @@ import (
 
 // handle carries out one decoded request and answers it. It runs on the
 // reader goroutine, so a phone's requests are handled one at a time, in order.
-func (c *conn) handle(msg any) {
+func (c *conn) handle(msg protocol.Request) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
 	defer cancel()
-	typ := msg.(interface{ MessageType() string }).MessageType()
+	typ, id := msg.MessageType(), msg.RequestID()
 	c.s.m.Requests.WithLabelValues(typ).Inc()
 	start := time.Now()
 	defer func() { c.s.m.RequestLatency.WithLabelValues(typ).Observe(time.Since(start).Seconds()) }()
-	switch m := msg.(type) {
-	case *protocol.Ping:
-		c.send(&protocol.Pong{Header: protocol.Header{Type: protocol.TypePong, ID: m.ID}})
-		return
-	case *protocol.Bye:
-		c.bye = true
-		c.ack(m.ID, "")
-		return
-	case *protocol.Create:
-		c.admit(protocol.TypeCreate, m.ID, "", func() (*room.Admission, error) {
-			return c.s.rooms.Create(ctx, m.JoinKeyHash)
-		})
-		return
-	case *protocol.Join:
-		c.admit(protocol.TypeJoin, m.ID, m.Room, func() (*room.Admission, error) {
-			return c.s.rooms.Join(ctx, m.Room, m.JoinKey, m.Nonce)
-		})
-		return
-	case *protocol.Resume:
-		c.admit(protocol.TypeResume, m.ID, m.Room, func() (*room.Admission, error) {
-			return c.s.rooms.Resume(ctx, m.Room, m.Device, m.Epoch, m.Offset)
-		})
-		return
-	case *protocol.Move:
-		c.admit(protocol.TypeMove, m.ID, m.Room, func() (*room.Admission, error) {
-			return c.s.rooms.MoveTake(ctx, m.Room, m.Code, m.Nonce)
-		})
-		return
-	case *protocol.Replace:
-		c.admit(protocol.TypeReplace, m.ID, m.Room, func() (*room.Admission, error) {
-			return c.s.rooms.ReplaceTake(ctx, m.Room, m.Code, m.JoinKey, m.Nonce)
-		})
+	h, ok := handlers[typ]
+	if !ok || reflect.TypeOf(msg) != h.msg {
+		// TestHandlersMatchRegistry keeps this from happening.
+		c.s.log.Error("request without a handler", "type", typ)
+		c.sendError(id, protocol.CodeInternal, "the server cannot handle this request")
 		return
 	}
-
-	id := headerID(msg)
-	if !c.authed.Load() {
+	k := call{ctx: ctx, start: start, id: id}
+	switch {
+	case h.anytime != nil:
+		h.anytime(c, k, msg)
+		return
+	case h.admit != nil:
+		roomID, do := h.admit(c, k, msg)
+		c.admit(typ, id, roomID, do)
+		return
+	case !c.authed.Load():
 		c.refuse(id, &room.Error{Code: protocol.CodeNotAuthenticated, Msg: "create, join, resume, move or replace first"})
 		return
 	}
-	rooms, mem := c.s.rooms, c.member
-	var (
-		err    error
-		round  string
-		offset uint64
-	)
-	switch m := msg.(type) {
-	case *protocol.RoundOpen:
-		round, offset, err = rooms.OpenRound(ctx, mem)
-	case *protocol.Submit:
-		var revealed bool
-		offset, revealed, err = rooms.Submit(ctx, mem, m.Round, m.Tokens)
-		if revealed {
-			c.s.m.Reveal.Observe(time.Since(start).Seconds())
-		}
-	case *protocol.RoundClose:
-		offset, err = rooms.CloseRound(ctx, mem, m.Round)
-	case *protocol.Pause:
-		offset, err = rooms.Pause(ctx, mem)
-	case *protocol.Unpause:
-		offset, err = rooms.Unpause(ctx, mem)
-	case *protocol.Announce:
-		offset, err = rooms.Announce(ctx, mem, m.Blob)
-	case *protocol.Settings:
-		offset, err = rooms.SetSettings(ctx, mem, m.Blob)
-	case *protocol.Debrief:
-		offset, err = rooms.Debrief(ctx, mem, m.Round, m.Blob)
-	case *protocol.Seen:
-		offset, err = rooms.Seen(ctx, mem, m.Offset)
-	case *protocol.PushSubscribe:
-		offset, err = rooms.SubscribePush(ctx, mem, room.PushSub{Endpoint: m.Endpoint, P256dh: m.Keys.P256dh, Auth: m.Keys.Auth, Kinds: m.Kinds})
-	case *protocol.PushUnsubscribe:
-		offset, err = rooms.UnsubscribePush(ctx, mem)
-	case *protocol.InviteCancel:
-		offset, err = rooms.InviteCancel(ctx, mem)
-	case *protocol.MoveCancel:
-		offset, err = rooms.MoveCancel(ctx, mem)
-	case *protocol.MoveCreate:
-		var mc *room.MoveCode
-		if mc, err = rooms.MoveCreate(ctx, mem); err == nil {
-			// The code goes to this socket once, in the ack; it is never
-			// logged, and the server keeps only its hash.
-			c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Offset: mc.Offset, Move: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
-			return
-		}
-	case *protocol.ReplaceCancel:
-		offset, err = rooms.ReplaceCancel(ctx, mem)
-	case *protocol.ReplaceCreate:
-		var mc *room.MoveCode
-		if mc, err = rooms.ReplaceCreate(ctx, mem, m.JoinKeyHash); err == nil {
-			// Like a move code: once, in the ack, never logged.
-			c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: id}, Offset: mc.Offset, Replace: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
-			return
-		}
-	case *protocol.Erase:
-		// The erased event and close 4000 are the answer; the room is gone.
-		err = rooms.Erase(ctx, mem)
-		if err == nil {
-			return
-		}
-	}
+	r := h.inRoom(c, k, msg)
 	switch {
-	case errors.Is(err, room.ErrReplaced):
-		c.refuse(id, err)
+	case r.answered:
+	case errors.Is(r.err, room.ErrReplaced):
+		c.refuse(id, r.err)
 		c.queue(&outItem{close: closeReplaced, closeMsg: "replaced by a newer connection"})
-	case errors.Is(err, room.ErrMovedAway):
-		c.refuse(id, err)
+	case errors.Is(r.err, room.ErrMovedAway):
+		c.refuse(id, r.err)
 		c.queue(&outItem{close: closeMoved, closeMsg: "moved to another device"})
-	case err != nil:
+	case r.err != nil:
 		// A refusal can follow housekeeping that did commit (a round that
 		// expired first): like an ack, it waits for those events.
-		c.refuseAfter(id, err, offset)
+		c.refuseAfter(id, r.err, r.offset)
 	default:
-		c.ackAfter(id, round, offset)
+		c.ackAfter(id, r.round, r.offset)
 	}
 }
 
@@ -214,13 +136,6 @@ func (c *conn) refuseAfter(id string, err error, offset uint64) {
 		re = &room.Error{Code: protocol.CodeUnavailable, Msg: "the room could not be reached; try again"}
 	}
 	c.sendErrorAfter(id, re.Code, re.Msg, offset)
-}
-
-func headerID(msg any) string {
-	if h, ok := msg.(interface{ RequestID() string }); ok {
-		return h.RequestID()
-	}
-	return ""
 }
 
 // sendError sends an error frame and counts it by code.

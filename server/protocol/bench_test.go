@@ -1,8 +1,10 @@
 package protocol_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,4 +49,15 @@ func BenchmarkDecodeRequest(b *testing.B) {
 	run("submit", submits, true)
 	run("close", [][]byte{[]byte(`{"v":1,"type":"round.close","id":"18","round":"` + room + `"}`)}, true)
 	run("refused", [][]byte{[]byte(`{"v":1,"type":"round.close","id":"19","round":"` + room + `","Round":"` + room + `"}`)}, false)
+	key := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	run("resume", [][]byte{[]byte(`{"v":1,"type":"resume","id":"20","room":"` + room + `","device":"` + key + `","epoch":"e","offset":12}`)}, true)
+	run("ping", [][]byte{[]byte(`{"v":1,"type":"ping","id":"21"}`)}, true)
+	// The header last: the order no client uses, which the decoder reads
+	// twice.
+	late := make([][]byte, len(submits))
+	for i, f := range submits {
+		header, rest, _ := bytes.Cut(f[1:], []byte(`,"round"`))
+		late[i] = slices.Concat([]byte(`{"round"`), rest[:len(rest)-1], []byte(`,`), header, []byte(`}`))
+	}
+	run("submit-header-last", late, true)
 }

@@ -1,17 +1,13 @@
 package protocol
 
 import (
-	"bytes"
 	"crypto/ecdh"
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -33,43 +29,54 @@ func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
 // field names must match exactly (case matters), once each, at every depth,
 // with every required field present and no unknown one, no field null and
 // every value of its field's JSON type; then sizes and formats are checked.
-// It returns a pointer to the type's struct (*Create, *Submit, ...) or a
-// *DecodeError, which carries the id whenever it could be read.
+// It returns the type's struct (*Create, *Submit, ...) or a *DecodeError,
+// which carries the id whenever it could be read.
 //
-// Every client frame passes here, so it reads the frame only twice, and
-// without copying it: one jsontext walk (strict.go) for the header and the
-// rules json cannot express, then one json v2 unmarshal into the struct. It
-// allocates the struct, its strings and its token list, little else.
-func DecodeRequest(data []byte) (any, error) {
-	s := scanFrame(data)
+// Every client frame passes here, so a well-formed one is read once, without
+// copying it (strict.go); it allocates the struct, its strings and its token
+// list, little else. Only a refused frame, or one whose type comes after its
+// fields, is read a second time.
+func DecodeRequest(data []byte) (Request, error) {
+	w := getWalker(data)
+	m, err := w.decode(nil)
+	w.put()
+	if err == nil {
+		if msg := m.check(); msg != "" {
+			return nil, refuse(m.RequestID(), CodeBadRequest, msg)
+		}
+		return m, nil
+	}
+	h := readHeader(data)
 	switch {
-	case s.broken:
-		return nil, refuse(s.id, CodeBadRequest, msgNotObject)
-	case s.trailing:
-		return nil, refuse(s.id, CodeBadRequest, "trailing data after the JSON object")
-	case s.idLong:
+	case h.broken:
+		return nil, refuse(h.id, CodeBadRequest, msgNotObject)
+	case h.trailing:
+		return nil, refuse(h.id, CodeBadRequest, "trailing data after the JSON object")
+	case h.idLong:
 		return nil, refuse("", CodeBadRequest, fmt.Sprintf("id is longer than %d characters", MaxIDLen))
-	case !s.header:
-		return nil, refuse(s.id, CodeBadRequest, msgNotObject)
-	case s.version != Version:
-		return nil, refuse(s.id, CodeVersion, fmt.Sprintf("this server speaks protocol version %d", Version))
-	case s.req == nil:
-		return nil, refuse(s.id, CodeUnknownType, "unknown message type")
-	case s.problem != "":
-		return nil, refuse(s.id, CodeBadRequest, s.problem)
-	case s.seen&^s.req.allowed != 0:
-		return nil, refuse(s.id, CodeBadRequest, msgFields)
-	case s.req.required&^s.seen != 0:
-		return nil, refuse(s.id, CodeBadRequest, msgNames)
+	case !h.ok:
+		return nil, refuse(h.id, CodeBadRequest, msgNotObject)
+	case h.version != Version:
+		return nil, refuse(h.id, CodeVersion, fmt.Sprintf("this server speaks protocol version %d", Version))
+	case h.req == nil:
+		return nil, refuse(h.id, CodeUnknownType, "unknown message type")
+	case err == errLate:
+		// The type came after some fields: walk again, knowing it.
+		w := getWalker(data)
+		m, err = w.decode(h.req)
+		w.put()
+		if err == nil {
+			if msg := m.check(); msg != "" {
+				return nil, refuse(h.id, CodeBadRequest, msg)
+			}
+			return m, nil
+		}
 	}
-	m := reflect.New(s.req.typ).Interface()
-	if err := json.Unmarshal(data, m, unmarshalOptions); err != nil {
-		return nil, refuse(s.id, CodeBadRequest, msgFields)
+	p, ok := err.(problem)
+	if !ok {
+		p = msgNotObject // unreachable: readHeader saw the same syntax
 	}
-	if msg := validate(m); msg != "" {
-		return nil, refuse(s.id, CodeBadRequest, msg)
-	}
-	return m, nil
+	return nil, refuse(h.id, CodeBadRequest, string(p))
 }
 
 // RequestID returns the id an error to the frame data would echo: the
@@ -77,151 +84,145 @@ func DecodeRequest(data []byte) (any, error) {
 // answers a message it drops for flooding with it, without decoding the
 // rest, so the phone knows which request to send again.
 func RequestID(data []byte) string {
-	s := scanFrame(data)
-	if s.idLong {
+	h := readHeader(data)
+	if h.idLong {
 		return ""
 	}
-	return s.id
+	return h.id
 }
 
 const msgNotObject = "frame is not a JSON object with v, type and id"
-
-// unmarshalOptions: json v2 (github.com/go-json-experiment/json, the code
-// of Go's encoding/json/v2) matches names case-sensitively and refuses
-// repeated names, invalid UTF-8 and values of the wrong JSON type by
-// default; unknown names are refused as well, though the walk finds them
-// first.
-var unmarshalOptions = json.JoinOptions(
-	json.RejectUnknownMembers(true),
-	json.WithUnmarshalers(json.UnmarshalFromFunc(unmarshalString)),
-)
-
-// unmarshalString fills a string field. json v2's own string decoding keeps
-// the strings it made in a cache inside its pooled decoders (256 of them, so
-// that a repeated value costs no allocation). In requests those strings are
-// join keys, device tokens and match tokens: a pool would keep them reachable
-// after the room has let them go (a round's tokens are gone when it closes).
-// Here each string is its own copy, held by the struct alone. Anything but a
-// JSON string goes to v2's default, which refuses it (or, for null, which the
-// walk has already refused, zeroes it).
-func unmarshalString(dec *jsontext.Decoder, s *string) error {
-	if dec.PeekKind() != '"' {
-		return json.SkipFunc
-	}
-	v, err := dec.ReadValue()
-	if err != nil {
-		return err
-	}
-	if bytes.IndexByte(v, '\\') < 0 {
-		*s = string(v[1 : len(v)-1])
-		return nil
-	}
-	b, err := jsontext.AppendUnquote(nil, v)
-	*s = string(b)
-	return err
-}
 
 func refuse(id, code, msg string) error {
 	return &DecodeError{ID: id, Code: code, Message: msg}
 }
 
-// validate checks what JSON typing cannot. It returns a message for people, or "".
-func validate(m any) string {
-	switch m := m.(type) {
-	case *Create:
-		if !IsKey(m.JoinKeyHash) {
-			return "joinKeyHash must be 32 bytes in unpadded base64url"
-		}
-	case *Join:
-		if !IsRoomID(m.Room) {
-			return "room must be a lowercase UUID"
-		}
-		if !IsKey(m.JoinKey) {
-			return "joinKey must be 32 bytes in unpadded base64url"
-		}
-		if m.Nonce != "" && !IsKey(m.Nonce) {
-			return "nonce must be 32 bytes in unpadded base64url"
-		}
-	case *Resume:
-		if !IsRoomID(m.Room) {
-			return "room must be a lowercase UUID"
-		}
-		if !IsKey(m.Device) {
-			return "device must be 32 bytes in unpadded base64url"
-		}
-		if len(m.Epoch) > 64 {
-			return "epoch is too long"
-		}
-	case *Move:
-		if !IsRoomID(m.Room) {
-			return "room must be a lowercase UUID"
-		}
-		if !IsKey(m.Code) {
-			return "code must be 32 bytes in unpadded base64url"
-		}
-		if m.Nonce != "" && !IsKey(m.Nonce) {
-			return "nonce must be 32 bytes in unpadded base64url"
-		}
-	case *ReplaceCreate:
-		if !IsKey(m.JoinKeyHash) {
-			return "joinKeyHash must be 32 bytes in unpadded base64url"
-		}
-	case *Replace:
-		if !IsRoomID(m.Room) {
-			return "room must be a lowercase UUID"
-		}
-		if !IsKey(m.Code) {
-			return "code must be 32 bytes in unpadded base64url"
-		}
-		if !IsKey(m.JoinKey) {
-			return "joinKey must be 32 bytes in unpadded base64url"
-		}
-		if !IsKey(m.Nonce) {
-			return "nonce must be 32 bytes in unpadded base64url"
-		}
-	case *Submit:
-		if !IsRoomID(m.Round) {
-			return "round must be a lowercase UUID"
-		}
-		if len(m.Tokens) != TokenSetSize {
-			return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
-		}
-		// Distinct tokens: sorted on the stack, equal neighbours are repeats.
-		var sorted [TokenSetSize]string
-		var ranks [TokenSetSize]bool
-		for i, t := range m.Tokens {
-			if !IsKey(t.T) {
-				return "every token must be 32 bytes in unpadded base64url"
-			}
-			if t.R < 0 || t.R >= TokenSetSize || ranks[t.R] {
-				return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
-			}
-			ranks[t.R] = true
-			sorted[i] = t.T
-		}
-		slices.Sort(sorted[:])
-		for i := 1; i < len(sorted); i++ {
-			if sorted[i] == sorted[i-1] {
-				return "tokens must be distinct"
-			}
-		}
-	case *RoundClose:
-		if !IsRoomID(m.Round) {
-			return "round must be a lowercase UUID"
-		}
-	case *Announce:
-		return checkBlob(m.Blob)
-	case *Settings:
-		return checkBlob(m.Blob)
-	case *Debrief:
-		if !IsRoomID(m.Round) {
-			return "round must be a lowercase UUID"
-		}
-		return checkBlob(m.Blob)
-	case *PushSubscribe:
-		return checkPush(m)
+// check is what a request has to check beyond JSON typing: nothing, unless
+// its type has a check method of its own.
+func (h *Header) check() string { return "" }
+
+func (m *Create) check() string {
+	if !IsKey(m.JoinKeyHash) {
+		return "joinKeyHash must be 32 bytes in unpadded base64url"
 	}
 	return ""
+}
+
+func (m *Join) check() string {
+	if !IsRoomID(m.Room) {
+		return "room must be a lowercase UUID"
+	}
+	if !IsKey(m.JoinKey) {
+		return "joinKey must be 32 bytes in unpadded base64url"
+	}
+	if m.Nonce != "" && !IsKey(m.Nonce) {
+		return "nonce must be 32 bytes in unpadded base64url"
+	}
+	return ""
+}
+
+func (m *Resume) check() string {
+	if !IsRoomID(m.Room) {
+		return "room must be a lowercase UUID"
+	}
+	if !IsKey(m.Device) {
+		return "device must be 32 bytes in unpadded base64url"
+	}
+	if len(m.Epoch) > 64 {
+		return "epoch is too long"
+	}
+	return ""
+}
+
+func (m *Move) check() string {
+	if !IsRoomID(m.Room) {
+		return "room must be a lowercase UUID"
+	}
+	if !IsKey(m.Code) {
+		return "code must be 32 bytes in unpadded base64url"
+	}
+	if m.Nonce != "" && !IsKey(m.Nonce) {
+		return "nonce must be 32 bytes in unpadded base64url"
+	}
+	return ""
+}
+
+func (m *ReplaceCreate) check() string {
+	if !IsKey(m.JoinKeyHash) {
+		return "joinKeyHash must be 32 bytes in unpadded base64url"
+	}
+	return ""
+}
+
+func (m *Replace) check() string {
+	if !IsRoomID(m.Room) {
+		return "room must be a lowercase UUID"
+	}
+	if !IsKey(m.Code) {
+		return "code must be 32 bytes in unpadded base64url"
+	}
+	if !IsKey(m.JoinKey) {
+		return "joinKey must be 32 bytes in unpadded base64url"
+	}
+	if !IsKey(m.Nonce) {
+		return "nonce must be 32 bytes in unpadded base64url"
+	}
+	return ""
+}
+
+func (m *Submit) check() string {
+	if !IsRoomID(m.Round) {
+		return "round must be a lowercase UUID"
+	}
+	if len(m.Tokens) != TokenSetSize {
+		return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
+	}
+	// Distinct tokens: sorted on the stack, equal neighbours are repeats.
+	var sorted [TokenSetSize]string
+	var ranks [TokenSetSize]bool
+	for i, t := range m.Tokens {
+		if !IsKey(t.T) {
+			return "every token must be 32 bytes in unpadded base64url"
+		}
+		if t.R < 0 || t.R >= TokenSetSize || ranks[t.R] {
+			return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
+		}
+		ranks[t.R] = true
+		sorted[i] = t.T
+	}
+	slices.Sort(sorted[:])
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i] == sorted[i-1] {
+			return "tokens must be distinct"
+		}
+	}
+	return ""
+}
+
+func (m *RoundClose) check() string {
+	if !IsRoomID(m.Round) {
+		return "round must be a lowercase UUID"
+	}
+	return ""
+}
+
+func (m *Announce) check() string {
+	return checkBlob(m.Blob)
+}
+
+func (m *Settings) check() string {
+	return checkBlob(m.Blob)
+}
+
+func (m *Debrief) check() string {
+	if !IsRoomID(m.Round) {
+		return "round must be a lowercase UUID"
+	}
+	return checkBlob(m.Blob)
+}
+
+func (m *PushSubscribe) check() string {
+	return checkPush(m)
 }
 
 // checkPush checks a subscription's form. Whether its endpoint is a push

@@ -232,8 +232,9 @@ const (
 	CloseMoved       = 4009 // the seat moved to, or was replaced by, another device: forget the room here
 )
 
-// Header is the part every frame shares. Servers decode it first to route the
-// frame, then decode the whole frame strictly into the type's struct.
+// Header is the part every frame shares. The server reads it in the same
+// walk as the type's fields (DecodeRequest), and again by itself only to
+// refuse a frame in the documented order.
 type Header struct {
 	V    int    `json:"v"`
 	Type string `json:"type"`
