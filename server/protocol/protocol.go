@@ -17,6 +17,11 @@ import "encoding/json"
 // order (version 1 sent 64 {t, r} objects of 32-byte tokens).
 const Version = 2
 
+// PushVersion is the version of a PushMessage, apart from Version: a push
+// is read by the service worker, which may be older than the page, and its
+// format did not change with protocol version 2.
+const PushVersion = 1
+
 // Limits. They are part of the contract: a phone that respects them is never
 // refused for size.
 const (
@@ -418,7 +423,7 @@ const (
 // encrypted to the phone (RFC 8291) and padded so that every push has the
 // same size, PushBodyBytes.
 type PushMessage struct {
-	V      int    `json:"v"`      // Version
+	V      int    `json:"v"`      // PushVersion
 	Kind   string `json:"kind"`   // PushPause, PushCheckin, PushDebrief or PushSpace
 	Offset uint64 `json:"offset"` // the room's offset after the event
 }
