@@ -364,8 +364,10 @@ func (s *Service) OpenRound(ctx context.Context, m Member) (string, uint64, erro
 	return id, off, err
 }
 
-// Submit stores the seat's token set for the round and, once both seats have
-// answered, reveals the mutual top K; revealed says whether it did. A partner hears that the seat answered
+// Submit stores the seat's token set for the round (tokens in wire form, as
+// protocol.DecodeTokenSet accepted it: kept as it came, never copied) and,
+// once both seats have answered, reveals the mutual top K; revealed says
+// whether it did. A partner hears that the seat answered
 // (once) and sees the reveal only when it changes: a resubmission that changes
 // nothing mutual sends the partner nothing at all.
 func (s *Service) Submit(ctx context.Context, m Member, round string, tokens string) (offset uint64, revealed bool, err error) {
