@@ -133,8 +133,8 @@ type State struct {
 	// does not repeat it when a resume replays only newer events.
 	Round string `json:"round,omitempty"`
 	// DecoyRound and Decoys are the decoys of the latest round this seat
-	// answered in, in the order they fill a submission, while that round
-	// is open. An answer sent again in that round after Resume reuses them
+	// answered in (each 16 bytes in unpadded base64url), in the order they
+	// fill a submission, while that round is open. An answer sent again in that round after Resume reuses them
 	// (protocol §3.4): with fresh decoys, the server could compare the two
 	// submissions and tell the real tokens, the only ones in both.
 	DecoyRound string   `json:"decoyRound,omitempty"`
@@ -179,7 +179,7 @@ type Client struct {
 	queue    []Event // accepted, not yet taken from events
 	offset   uint64  // the last offset taken from events
 	stRound  string  // the open round as of offset
-	tokenMap map[string]map[string]string
+	tokenMap map[string]map[protocol.Token]string
 	decoys   map[string][]protocol.Token
 	// decoyRound is the round whose decoys were made or restored last.
 	decoyRound string
@@ -354,10 +354,11 @@ func restoreDecoys(st State) (string, []protocol.Token) {
 	}
 	pool := make([]protocol.Token, len(st.Decoys))
 	for i, d := range st.Decoys {
-		if !protocol.IsKey(d) {
-			return "", nil
+		b, err := keys.Encoding.Strict().DecodeString(d)
+		if err != nil || len(b) != protocol.TokenBytes {
+			return "", nil // a pool from before protocol v2, say
 		}
-		pool[i] = protocol.Token{T: d}
+		pool[i] = protocol.Token(b)
 	}
 	return st.DecoyRound, pool
 }
@@ -415,7 +416,7 @@ func connect(ctx context.Context, serverURL string, sd seed, h *protocol.Header,
 		round:      sd.round,
 		stRound:    sd.round,
 		roundCh:    make(chan struct{}),
-		tokenMap:   make(map[string]map[string]string),
+		tokenMap:   make(map[string]map[protocol.Token]string),
 		decoys:     make(map[string][]protocol.Token),
 		events:     make(chan Event),
 		wake:       make(chan struct{}, 1),
@@ -599,7 +600,7 @@ func (c *Client) State() State {
 	if pool := c.decoys[c.decoyRound]; pool != nil {
 		st.DecoyRound = c.decoyRound
 		for _, d := range pool {
-			st.Decoys = append(st.Decoys, d.T)
+			st.Decoys = append(st.Decoys, keys.Encoding.EncodeToString(d[:]))
 		}
 	}
 	return st

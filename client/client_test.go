@@ -115,7 +115,7 @@ func TestPairAndReveal(t *testing.T) {
 	}
 	r1 := next(t, c1, protocol.KindRoundRevealed)
 	r2 := next(t, c2, protocol.KindRoundRevealed)
-	if !slices.Equal(r1.Reveal, r2.Reveal) || !slices.Equal(r1.Suggestions, r2.Suggestions) {
+	if r1.Reveal != r2.Reveal || !slices.Equal(r1.Suggestions, r2.Suggestions) {
 		t.Fatalf("the two phones disagree: %v / %v", r1.Suggestions, r2.Suggestions)
 	}
 	if len(r1.Suggestions) == 0 || len(r1.Suggestions) > 3 || r1.Unknown != 0 {
@@ -370,15 +370,19 @@ func TestResubmitAfterResumeKeepsDecoys(t *testing.T) {
 	next(t, c1, protocol.KindRoundOpened)
 	next(t, c2, protocol.KindRoundOpened)
 	needs := []string{"water", "be-held"}
-	submitted := func() map[string]bool {
+	submitted := func() map[protocol.Token]bool {
 		t.Helper()
 		st, err := srv.Store.Load(ctx, c1.Room())
 		if err != nil || st.Round == nil {
 			t.Fatalf("Load: %v", err)
 		}
-		set := map[string]bool{}
-		for _, tok := range st.Round.Tokens[0] {
-			set[tok.T] = true
+		ts, err := protocol.DecodeTokens(st.Round.Tokens[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := map[protocol.Token]bool{}
+		for _, tok := range ts {
+			set[tok] = true
 		}
 		return set
 	}

@@ -259,7 +259,7 @@ func TestCallsAndAnswers(t *testing.T) {
 		// 2: a refused round.open, answered after an unknown frame type and
 		// an answer to nobody.
 		h, _ := p.recv(ctx)
-		p.ws.Write(ctx, websocket.MessageText, []byte(`{"v":1,"type":"future.thing","id":"`+h.ID+`"}`))
+		p.ws.Write(ctx, websocket.MessageText, []byte(`{"v":2,"type":"future.thing","id":"`+h.ID+`"}`))
 		p.send(ctx, &protocol.Ack{Header: protocol.Header{ID: "no-such-request"}})
 		p.send(ctx, &protocol.Pong{Header: protocol.Header{ID: late.ID}})
 		p.send(ctx, &protocol.Error{Header: protocol.Header{ID: h.ID}, Code: protocol.CodeRoundOpen, Message: "a check-in is already open"})
@@ -404,7 +404,7 @@ func newOffline(t *testing.T, seat int) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Client{room: fakeRoom, keys: k, cat: cat, seat: seat, tokenMap: map[string]map[string]string{}, decoys: map[string][]protocol.Token{}}
+	return &Client{room: fakeRoom, keys: k, cat: cat, seat: seat, tokenMap: map[string]map[protocol.Token]string{}, decoys: map[string][]protocol.Token{}}
 }
 
 func TestTokenSet(t *testing.T) {
@@ -413,71 +413,53 @@ func TestTokenSet(t *testing.T) {
 	if err != nil || len(ids) < 3 {
 		t.Fatalf("Accept = %v, %v", ids, err)
 	}
-	rank := map[string]int{}
-	for i, id := range ids {
-		rank[c.keys.Token(fakeRound, id)] = i
-	}
-
 	set, err := c.tokenSet(fakeRound, ids)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := &protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: fakeRound, Tokens: set}
+	sub := &protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: fakeRound, Tokens: protocol.EncodeTokens(set)}
 	b, _ := protocol.Marshal(sub)
 	if _, err := protocol.DecodeRequest(b); err != nil {
 		t.Fatalf("the server would refuse the set: %v", err)
 	}
-	real := 0
-	for _, tok := range set {
-		if r, ok := rank[tok.T]; ok {
-			real++
-			if tok.R != r {
-				t.Errorf("real token ranked %d, want %d", tok.R, r)
-			}
-		} else if tok.R < 0 || tok.R >= protocol.TokenSetSize {
-			t.Errorf("decoy rank %d out of [0, %d)", tok.R, protocol.TokenSetSize)
+	if len(set) != protocol.TokenSetSize {
+		t.Fatalf("%d tokens", len(set))
+	}
+	// The position is the rank: real tokens first, by preference.
+	for i, id := range ids {
+		if set[i] != c.keys.MatchToken(fakeRound, id) {
+			t.Fatalf("position %d does not hold the token of %s", i, id)
 		}
 	}
-	if real != len(ids) {
-		t.Fatalf("%d real tokens, want %d", real, len(ids))
-	}
-	seenRank := map[int]bool{}
-	for _, tok := range set {
-		seenRank[tok.R] = true
-	}
-	if len(seenRank) != protocol.TokenSetSize {
-		t.Fatalf("ranks are not a permutation of 0..%d", protocol.TokenSetSize-1)
-	}
 
-	// Resubmitting in the same round keeps the decoys: only the change shows.
+	// Resubmitting in the same round keeps the decoys: only the change
+	// shows, and the decoys take the free positions in a new order.
 	fewer, err := c.tokenSet(fakeRound, ids[:1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]bool{}
+	before := map[protocol.Token]bool{}
 	for _, tok := range set {
-		before[tok.T] = true
+		before[tok] = true
 	}
 	kept := 0
 	for _, tok := range fewer {
-		if before[tok.T] {
+		if before[tok] {
 			kept++
 		}
 	}
 	if kept != protocol.TokenSetSize-(len(ids)-1) {
 		t.Fatalf("resubmission kept %d tokens, want %d", kept, protocol.TokenSetSize-(len(ids)-1))
 	}
-
-	// Positions are shuffled: the most wanted is not always first.
-	first := 0
+	same := 0
 	for range 20 {
 		s, _ := c.tokenSet(fakeRound, ids)
-		if rank[s[0].T] == 0 && s[0].R == 0 {
-			first++
+		if slices.Equal(s, set) {
+			same++
 		}
 	}
-	if first == 20 {
-		t.Fatal("the most wanted token is always first")
+	if same == 20 {
+		t.Fatal("the decoys always take the same positions")
 	}
 
 	// Nothing accepted still sends a full set of decoys.
@@ -485,7 +467,7 @@ func TestTokenSet(t *testing.T) {
 	if err != nil || len(none) != protocol.TokenSetSize {
 		t.Fatalf("empty set: %d tokens, %v", len(none), err)
 	}
-	// More than fit keeps the most wanted.
+	// More than fit keeps the most wanted, in order.
 	many := make([]string, 0, 100)
 	for i := range 100 {
 		many = append(many, "id-"+string(rune('a'+i%26))+string(rune('a'+i/26)))
@@ -494,28 +476,32 @@ func TestTokenSet(t *testing.T) {
 	if err != nil || len(full) != protocol.TokenSetSize {
 		t.Fatalf("oversized set: %d tokens, %v", len(full), err)
 	}
-	for _, tok := range full {
-		if tok.R >= protocol.TokenSetSize {
-			t.Fatalf("rank %d kept", tok.R)
-		}
+	if full[protocol.TokenSetSize-1] != c.keys.MatchToken(fakeRound, many[protocol.TokenSetSize-1]) {
+		t.Fatal("the last position does not hold the 64th most wanted")
 	}
 }
 
 func TestSuggestionsMapping(t *testing.T) {
 	c := newOffline(t, 1)
 	want := []string{"water", "hold@2", "soft-music"}
-	var reveal []string
+	var reveal []protocol.Token
 	for _, id := range want {
-		reveal = append(reveal, c.keys.Token(fakeRound, id))
+		reveal = append(reveal, c.keys.MatchToken(fakeRound, id))
 	}
-	reveal = append(reveal, c.keys.Token(fakeRound, "not-in-this-catalog"))
-	got, unknown := c.suggestionsLocked(fakeRound, reveal)
+	reveal = append(reveal, c.keys.MatchToken(fakeRound, "not-in-this-catalog"))
+	got, unknown := c.suggestionsLocked(fakeRound, protocol.EncodeTokens(reveal))
 	if !slices.Equal(got, want) || unknown != 1 {
 		t.Fatalf("mapped %v (unknown %d), want %v (1)", got, unknown, want)
 	}
 	// A token of another round maps to nothing.
-	if got, unknown := c.suggestionsLocked("f0e1d2c3-b4a5-4968-8776-655443322110", reveal[:1]); len(got) != 0 || unknown != 1 {
+	if got, unknown := c.suggestionsLocked("f0e1d2c3-b4a5-4968-8776-655443322110", protocol.EncodeTokens(reveal[:1])); len(got) != 0 || unknown != 1 {
 		t.Fatalf("token of another round mapped to %v", got)
+	}
+	if got, unknown := c.suggestionsLocked(fakeRound, ""); len(got) != 0 || unknown != 0 {
+		t.Fatalf("an empty reveal mapped to %v, %d unknown", got, unknown)
+	}
+	if got, unknown := c.suggestionsLocked(fakeRound, "not a reveal"); len(got) != 0 || unknown != 1 {
+		t.Fatalf("a broken reveal mapped to %v, %d unknown", got, unknown)
 	}
 }
 

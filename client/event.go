@@ -163,23 +163,28 @@ func (c *Client) openDebriefs(round string, blobs []string) ([]DebriefAnswer, er
 	return out, first
 }
 
-// suggestionsLocked maps revealed tokens back to concrete suggestion ids by
-// computing the token of every concrete id of the catalog for the round.
-// Tokens that map to nothing are counted, not guessed at.
-func (c *Client) suggestionsLocked(round string, reveal []string) (ids []string, unknown int) {
+// suggestionsLocked maps a reveal (wire form) back to concrete suggestion
+// ids by computing the token of every concrete id of the catalog for the
+// round. Tokens that map to nothing are counted, not guessed at; so is a
+// reveal that does not decode, as one.
+func (c *Client) suggestionsLocked(round string, reveal string) (ids []string, unknown int) {
+	tokens, err := protocol.DecodeTokens(reveal)
+	if err != nil {
+		return nil, 1
+	}
 	m := c.tokenMap[round]
 	if m == nil {
 		all := rules.ConcreteIDs(c.cat)
-		m = make(map[string]string, len(all))
+		m = make(map[protocol.Token]string, len(all))
 		for _, id := range all {
-			m[c.keys.Token(round, id)] = id
+			m[c.keys.MatchToken(round, id)] = id
 		}
 		if len(c.tokenMap) >= 4 { // rounds come one at a time; keep few
 			clear(c.tokenMap)
 		}
 		c.tokenMap[round] = m
 	}
-	for _, t := range reveal {
+	for _, t := range tokens {
 		if id, ok := m[t]; ok {
 			ids = append(ids, id)
 		} else {

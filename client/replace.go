@@ -170,7 +170,7 @@ func (c *Client) rekeyLocked(ev protocol.Event) {
 	c.secret, c.keys, c.keyEpoch, c.replace = p.secret, k, ev.KeyEpoch, nil
 	c.verify, _ = keys.VerifyWords(p.secret, c.room, p.code, ev.Nonce)
 	// Tokens of the old key are useless now.
-	c.tokenMap = make(map[string]map[string]string)
+	c.tokenMap = make(map[string]map[protocol.Token]string)
 }
 
 // roomKeys returns the room's current keys.

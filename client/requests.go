@@ -74,32 +74,32 @@ func (c *Client) SubmitNeeds(ctx context.Context, round string, needs []string, 
 	return c.SubmitTokens(ctx, round, tokens)
 }
 
-// tokenSet builds a submission from accepted concrete ids, best first.
+// tokenSet builds a submission from accepted concrete ids, best first: the
+// token of rank i at index i.
 //
 // Decoys are kept for the whole round: a resubmission reuses them (as many as
 // still fit), so comparing a seat's successive submissions shows the server
-// which tokens were swapped, not which ones are real. Ranks are always a
-// permutation of 0..TokenSetSize-1 (the server insists): real tokens take
-// 0..n-1 by preference and decoys the rest in random order, so the ranks of
-// one submission say nothing about how many wishes are real.
+// which tokens were swapped, not which ones are real. Real tokens take
+// positions 0..n-1 by preference and decoys the rest in a fresh random order
+// each time, so the positions of one submission say nothing about how many
+// wishes are real.
 func (c *Client) tokenSet(round string, ids []string) ([]protocol.Token, error) {
 	set := make([]protocol.Token, 0, protocol.TokenSetSize)
-	seen := make(map[string]bool, protocol.TokenSetSize)
+	seen := make(map[protocol.Token]bool, protocol.TokenSetSize)
 	k := c.roomKeys()
 	for _, id := range ids {
 		if len(set) == protocol.TokenSetSize {
 			break // the least wanted beyond the set size are dropped
 		}
-		t := k.Token(round, id)
+		t := protocol.Token(k.MatchToken(round, id))
 		if seen[t] {
 			continue
 		}
 		seen[t] = true
-		set = append(set, protocol.Token{T: t, R: len(set)})
+		set = append(set, t)
 	}
 	real := len(set)
-	rng := newRand()
-	pool, err := c.decoyPool(round, rng)
+	pool, err := c.decoyPool(round)
 	if err != nil {
 		return nil, err
 	}
@@ -107,24 +107,21 @@ func (c *Client) tokenSet(round string, ids []string) ([]protocol.Token, error) 
 		if len(set) == protocol.TokenSetSize {
 			break
 		}
-		if !seen[d.T] {
-			seen[d.T] = true
+		if !seen[d] {
+			seen[d] = true
 			set = append(set, d)
 		}
 	}
 	if len(set) != protocol.TokenSetSize {
-		return nil, errors.New("client: could not fill the token set") // 2^-256 odds
+		return nil, errors.New("client: could not fill the token set") // 2^-128 odds
 	}
-	decoyRanks := rng.Perm(protocol.TokenSetSize - real)
-	for i := real; i < len(set); i++ {
-		set[i].R = real + decoyRanks[i-real]
-	}
-	rng.Shuffle(len(set), func(i, j int) { set[i], set[j] = set[j], set[i] })
+	decoys := set[real:]
+	newRand().Shuffle(len(decoys), func(i, j int) { decoys[i], decoys[j] = decoys[j], decoys[i] })
 	return set, nil
 }
 
 // decoyPool returns the round's decoys, making them on first use.
-func (c *Client) decoyPool(round string, rng *mrand.Rand) ([]protocol.Token, error) {
+func (c *Client) decoyPool(round string) ([]protocol.Token, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if pool := c.decoys[round]; pool != nil {
@@ -133,11 +130,11 @@ func (c *Client) decoyPool(round string, rng *mrand.Rand) ([]protocol.Token, err
 	}
 	pool := make([]protocol.Token, protocol.TokenSetSize)
 	for i := range pool {
-		d, err := keys.Decoy()
+		d, err := keys.DecoyToken()
 		if err != nil {
 			return nil, err
 		}
-		pool[i] = protocol.Token{T: d}
+		pool[i] = d
 	}
 	if len(c.decoys) >= 4 {
 		clear(c.decoys)
@@ -154,10 +151,11 @@ func newRand() *mrand.Rand {
 	return mrand.New(mrand.NewChaCha8(seed))
 }
 
-// SubmitTokens submits a raw token set for round. It is for tests and for
-// programs that build their own sets; SubmitNeeds is the usual way.
+// SubmitTokens submits a raw token set for round, the token of rank i at
+// index i. It is for tests and for programs that build their own sets;
+// SubmitNeeds is the usual way.
 func (c *Client) SubmitTokens(ctx context.Context, round string, tokens []protocol.Token) error {
-	req := &protocol.Submit{Round: round, Tokens: tokens}
+	req := &protocol.Submit{Round: round, Tokens: protocol.EncodeTokens(tokens)}
 	_, err := c.call(ctx, protocol.TypeSubmit, &req.Header, req)
 	return err
 }

@@ -25,15 +25,16 @@
 //
 // # Tokens
 //
-// The token of a concrete suggestion in a round is
+// The token of a concrete suggestion in a round is the first 16 bytes of
 //
-//	base64url(HMAC-SHA-256(matchKey, UTF-8(roundID + "/" + suggestionID)))
+//	HMAC-SHA-256(matchKey, UTF-8(roundID + "/" + suggestionID))
 //
 // Both phones compute the same token for the same suggestion in the same round
 // and nothing else can, so the server can intersect two token sets without
 // learning what they mean. Binding the round id in makes tokens of one round
-// useless in the next. A decoy is base64url of 32 random bytes: indistinguishable
-// from a token to anyone without the match key.
+// useless in the next. A decoy is 16 random bytes: indistinguishable from a
+// token to anyone without the match key (docs/threat-model.md shows why 16
+// bytes of the HMAC lose nothing).
 //
 // # Sealed blobs
 //
@@ -68,6 +69,7 @@ const (
 	KeySize    = 32 // each derived key
 	NonceSize  = 12 // the AES-GCM nonce at the start of a sealed blob
 	TagSize    = 16 // the AES-GCM tag at the end of a sealed blob
+	TokenSize  = 16 // a match token or decoy: the HMAC truncated, or random
 )
 
 // HKDF infos, one per derived key.
@@ -160,15 +162,33 @@ func (k *Keys) JoinKeyHash() string {
 	return Encoding.EncodeToString(h[:])
 }
 
-// Token returns the match token of the concrete suggestion id in round:
-// base64url(HMAC-SHA-256(matchKey, UTF-8(round + "/" + id))).
-func (k *Keys) Token(round, id string) string {
+// MatchToken returns the match token of the concrete suggestion id in
+// round: the first TokenSize bytes of HMAC-SHA-256(matchKey, UTF-8(round +
+// "/" + id)).
+func (k *Keys) MatchToken(round, id string) [TokenSize]byte {
 	m := hmac.New(sha256.New, k.match)
 	m.Write([]byte(round + "/" + id))
-	return Encoding.EncodeToString(m.Sum(nil))
+	return [TokenSize]byte(m.Sum(nil))
 }
 
-// Decoy returns a random decoy token: base64url of 32 random bytes.
+// Token returns MatchToken in unpadded base64url (22 characters), the form
+// of the known-answer vectors.
+func (k *Keys) Token(round, id string) string {
+	t := k.MatchToken(round, id)
+	return Encoding.EncodeToString(t[:])
+}
+
+// DecoyToken returns a decoy: TokenSize random bytes.
+func DecoyToken() ([TokenSize]byte, error) {
+	var d [TokenSize]byte
+	if _, err := rand.Read(d[:]); err != nil {
+		return d, fmt.Errorf("keys: decoy: %w", err)
+	}
+	return d, nil
+}
+
+// Decoy returns 32 random bytes in base64url, the form of a join, move or
+// re-pair nonce (decoy tokens are DecoyToken).
 func Decoy() (string, error) {
 	b := make([]byte, KeySize)
 	if _, err := rand.Read(b); err != nil {

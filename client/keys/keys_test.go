@@ -2,6 +2,8 @@ package keys
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -26,7 +28,17 @@ type vectors struct {
 	JoinKeyHash string      `json:"joinKeyHash"`
 	Link        linkVector  `json:"link"`
 	Tokens      []tokenVec  `json:"tokens"`
+	Submission  submitVec   `json:"submission"`
 	Seals       []sealVec   `json:"seals"`
+}
+
+// submitVec is a round.submit's "tokens" from known parts: the tokens of
+// IDs at positions 0.. (their ranks), then Decoys in order.
+type submitVec struct {
+	Round  string   `json:"round"`
+	IDs    []string `json:"ids"`
+	Decoys []string `json:"decoys"`
+	Tokens string   `json:"tokens"`
 }
 
 type derivedKeys struct {
@@ -44,7 +56,8 @@ type linkVector struct {
 type tokenVec struct {
 	Round string `json:"round"`
 	ID    string `json:"id"`
-	Token string `json:"token"`
+	HMAC  string `json:"hmac"`  // the whole HMAC-SHA-256
+	Token string `json:"token"` // its first 16 bytes
 }
 
 type sealVec struct {
@@ -82,7 +95,8 @@ func compute(t *testing.T) vectors {
 	v := vectors{
 		Comment: "Softland crypto known answers (client/keys). All binary values are unpadded base64url. " +
 			"keys.* = HKDF-SHA-256(IKM=secret, salt=empty, info=softland/v1/{join,match,seal}, 32 bytes). " +
-			"token = HMAC-SHA-256(match, UTF-8(round + \"/\" + id)). " +
+			"hmac = HMAC-SHA-256(match, UTF-8(round + \"/\" + id)); token = its first 16 bytes. " +
+			"submission.tokens = base64url(token(ids[0]) || token(ids[1]) || ... || decoys[0] || decoys[1] || ...), 64 tokens of 16 bytes. " +
 			"blob = nonce || AES-256-GCM(seal, nonce, UTF-8(plaintext), AAD=UTF-8(\"softland/v1/\" + room + \"/\" + context)). " +
 			"Regenerate only on purpose: go test ./client/keys -run TestVectors -update",
 		Secret: Encoding.EncodeToString(secret),
@@ -103,9 +117,25 @@ func compute(t *testing.T) vectors {
 		{Round: vecRound2, ID: "water"},
 		{Round: vecRound2, ID: "té-calentito ☕"},
 	} {
+		m := hmac.New(sha256.New, k.match)
+		m.Write([]byte(tv.Round + "/" + tv.ID))
+		tv.HMAC = Encoding.EncodeToString(m.Sum(nil))
 		tv.Token = k.Token(tv.Round, tv.ID)
 		v.Tokens = append(v.Tokens, tv)
 	}
+	sub := submitVec{Round: vecRound1, IDs: []string{"water", "hold@1"}}
+	var raw []byte
+	for _, id := range sub.IDs {
+		t := k.MatchToken(sub.Round, id)
+		raw = append(raw, t[:]...)
+	}
+	for i := len(sub.IDs); i < 64; i++ {
+		d := bytes.Repeat([]byte{byte(i)}, TokenSize)
+		sub.Decoys = append(sub.Decoys, Encoding.EncodeToString(d))
+		raw = append(raw, d...)
+	}
+	sub.Tokens = Encoding.EncodeToString(raw)
+	v.Submission = sub
 	for i, sv := range []sealVec{
 		{Room: vecRoom, Context: ContextAnnounce, Plaintext: `{"kind":"space","minutes":20,"until":1767225600000}`},
 		{Room: vecRoom, Context: ContextSettings, Plaintext: `{"pauseWord":"mandarina","signals":["amarillo","rojo 🛑"]}`},
@@ -179,7 +209,7 @@ func TestVectors(t *testing.T) {
 	if g := got.Keys.Seal; g != want.Keys.Seal {
 		t.Errorf("seal key = %s, want %s", g, want.Keys.Seal)
 	}
-	if g := k.JoinKey(); g != want.JoinKey || len(g) != protocol.TokenLen {
+	if g := k.JoinKey(); g != want.JoinKey || len(g) != protocol.KeyLen {
 		t.Errorf("JoinKey = %s, want %s", g, want.JoinKey)
 	}
 	if g := k.JoinKeyHash(); g != want.JoinKeyHash || !protocol.IsKey(g) {
@@ -199,9 +229,28 @@ func TestVectors(t *testing.T) {
 		t.Fatal("vector file has no tokens or seals")
 	}
 	for _, tv := range want.Tokens {
-		if g := k.Token(tv.Round, tv.ID); g != tv.Token || !protocol.IsKey(g) {
-			t.Errorf("Token(%s, %q) = %s, want %s", tv.Round, tv.ID, g, tv.Token)
+		m := hmac.New(sha256.New, k.match)
+		m.Write([]byte(tv.Round + "/" + tv.ID))
+		whole := m.Sum(nil)
+		if g := k.Token(tv.Round, tv.ID); g != tv.Token || g != Encoding.EncodeToString(whole[:TokenSize]) || tv.HMAC != Encoding.EncodeToString(whole) {
+			t.Errorf("Token(%s, %q) = %s, want %s, the start of %s", tv.Round, tv.ID, g, tv.Token, tv.HMAC)
 		}
+	}
+	sub := want.Submission
+	var set []protocol.Token
+	for _, id := range sub.IDs {
+		set = append(set, k.MatchToken(sub.Round, id))
+	}
+	for _, d := range sub.Decoys {
+		b, err := Encoding.DecodeString(d)
+		if err != nil || len(b) != TokenSize {
+			t.Fatalf("bad decoy %q", d)
+		}
+		set = append(set, protocol.Token(b))
+	}
+	var parsed protocol.TokenSet
+	if g := protocol.EncodeTokens(set); g != sub.Tokens || len(set) != protocol.TokenSetSize || protocol.DecodeTokenSet(g, &parsed) != "" {
+		t.Errorf("submission tokens = %s, want %s", g, sub.Tokens)
 	}
 	for _, sv := range want.Seals {
 		nonce, err := Encoding.DecodeString(sv.Nonce)

@@ -124,7 +124,7 @@ func TestRevealOnlyWhenBothSubmittedAndIdentical(t *testing.T) {
 	}
 	// water: 0+1, music: 2+0 -> tie at 1? no: water 1, music 2.
 	want := []string{tok("water"), tok("music")}
-	if strings.Join(ra.Reveal, ",") != strings.Join(want, ",") {
+	if strings.Join(phonetest.Revealed(ra.Reveal), ",") != strings.Join(want, ",") {
 		t.Fatalf("reveal %v, want %v", ra.Reveal, want)
 	}
 }
@@ -139,7 +139,7 @@ func TestRevealCappedAtK(t *testing.T) {
 	b.Submit(round, tokens(all...))
 	a.Expect(protocol.KindRoundSubmitted)
 	r := a.Expect(protocol.KindRoundRevealed)
-	if len(r.Reveal) != 2 || r.Reveal[0] != tok("a") || r.Reveal[1] != tok("b") {
+	if got := phonetest.Revealed(r.Reveal); len(got) != 2 || got[0] != tok("a") || got[1] != tok("b") {
 		t.Fatalf("want the two best, got %v", r.Reveal)
 	}
 }
@@ -158,7 +158,7 @@ func TestResubmitUpdatesLiveAndIsLimited(t *testing.T) {
 	b.Submit(round, tokens(tok("music")))
 	rb := b.Expect(protocol.KindRoundRevealed)
 	ra := a.Expect(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.Raw, rb.Raw) || ra.Rev != 2 || ra.Reveal[0] != tok("music") {
+	if !bytes.Equal(ra.Raw, rb.Raw) || ra.Rev != 2 || phonetest.Revealed(ra.Reveal)[0] != tok("music") {
 		t.Fatalf("live update: %s", ra.Raw)
 	}
 	b.Expect(protocol.TypeAck)
@@ -180,7 +180,7 @@ func TestResubmitUpdatesLiveAndIsLimited(t *testing.T) {
 // receives must be byte-identical across the runs.
 func TestNonInterference(t *testing.T) {
 	aTokens := []string{tok("water"), tok("hold@2"), tok("music"), tok("blanket")}
-	variants := map[string][][]protocol.Token{
+	variants := map[string][]string{
 		"few unmatched": {
 			withRanks(map[string]int{tok("water"): 0, tok("music"): 1}, 0),
 		},
@@ -211,37 +211,31 @@ func TestNonInterference(t *testing.T) {
 }
 
 // withRanks builds a submission whose real tokens are ordered by the given
-// ranks (ties by token) and take ranks 0..n-1; decoys from a seeded generator
-// take the remaining ranks in shuffled order, as a phone does.
-func withRanks(real map[string]int, seed uint64) []protocol.Token {
-	out := make([]protocol.Token, 0, protocol.TokenSetSize)
-	for t, r := range real {
-		out = append(out, protocol.Token{T: t, R: r})
+// ranks (ties by token) and take positions 0..n-1; decoys from a seeded
+// generator take the remaining positions, as a phone does.
+func withRanks(real map[string]int, seed uint64) string {
+	names := make([]string, 0, len(real))
+	for t := range real {
+		names = append(names, t)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].R != out[j].R {
-			return out[i].R < out[j].R
+	sort.Slice(names, func(i, j int) bool {
+		if real[names[i]] != real[names[j]] {
+			return real[names[i]] < real[names[j]]
 		}
-		return out[i].T < out[j].T
+		return names[i] < names[j]
 	})
-	for i := range out {
-		out[i].R = i
-	}
 	rng := rand.New(rand.NewPCG(seed, 99))
-	n := len(out)
-	ranks := rng.Perm(protocol.TokenSetSize - n)
-	for i := 0; len(out) < protocol.TokenSetSize; i++ {
-		out = append(out, protocol.Token{T: tok(fmt.Sprintf("decoy %d %d %d", seed, i, rng.Uint64())), R: n + ranks[i]})
+	for i := 0; len(names) < protocol.TokenSetSize; i++ {
+		names = append(names, tok(fmt.Sprintf("decoy %d %d %d", seed, i, rng.Uint64())))
 	}
-	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
-	return out
+	return tokens(names...)
 }
 
 type seededReader struct{ r *rand.ChaCha8 }
 
 func (s seededReader) Read(p []byte) (int, error) { return s.r.Read(p) }
 
-func runForSeatA(t *testing.T, aTokens []string, bSubs [][]protocol.Token) []byte {
+func runForSeatA(t *testing.T, aTokens []string, bSubs []string) []byte {
 	t.Helper()
 	clock := time.Date(2026, 11, 24, 23, 0, 0, 0, time.UTC)
 	var seed [32]byte
@@ -263,12 +257,12 @@ func runForSeatA(t *testing.T, aTokens []string, bSubs [][]protocol.Token) []byt
 		transcript.Write(f.Raw)
 	}
 	round := b.Expect(protocol.KindRoundOpened).Round
-	a.Submit(round, tokens(aTokens...)[:0:0])
+	a.Submit(round, "")
 	t.Helper()
 	return transcriptRest(t, a, b, round, aTokens, bSubs, &transcript)
 }
 
-func transcriptRest(t *testing.T, a, b *phonetest.Phone, round string, aTokens []string, bSubs [][]protocol.Token, tr *bytes.Buffer) []byte {
+func transcriptRest(t *testing.T, a, b *phonetest.Phone, round string, aTokens []string, bSubs []string, tr *bytes.Buffer) []byte {
 	t.Helper()
 	// The empty submission above is refused; it is part of A's transcript.
 	for _, f := range a.Sync() {
@@ -485,13 +479,14 @@ func TestBadInput(t *testing.T) {
 		"not json":         {`hello`, protocol.CodeBadRequest},
 		"json array":       {`[1,2]`, protocol.CodeBadRequest},
 		"wrong version":    {`{"v":9,"type":"ping","id":"1"}`, protocol.CodeVersion},
-		"unknown type":     {`{"v":1,"type":"wish","id":"1"}`, protocol.CodeUnknownType},
-		"unknown field":    {`{"v":1,"type":"ping","id":"1","extra":true}`, protocol.CodeBadRequest},
-		"wrong field type": {`{"v":1,"type":"create","id":"1","joinKeyHash":5}`, protocol.CodeBadRequest},
-		"short key":        {`{"v":1,"type":"create","id":"1","joinKeyHash":"abc"}`, protocol.CodeBadRequest},
-		"bad room id":      {`{"v":1,"type":"join","id":"1","room":"ROOM","joinKey":"` + tok("k") + `"}`, protocol.CodeBadRequest},
-		"trailing data":    {`{"v":1,"type":"ping","id":"1"} {}`, protocol.CodeBadRequest},
-		"before auth":      {`{"v":1,"type":"pause","id":"1"}`, protocol.CodeNotAuthenticated},
+		"version 1 submit": {`{"v":1,"type":"round.submit","id":"1","round":"` + "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10" + `","tokens":[{"t":"` + tok("k") + `","r":0}]}`, protocol.CodeVersion},
+		"unknown type":     {`{"v":2,"type":"wish","id":"1"}`, protocol.CodeUnknownType},
+		"unknown field":    {`{"v":2,"type":"ping","id":"1","extra":true}`, protocol.CodeBadRequest},
+		"wrong field type": {`{"v":2,"type":"create","id":"1","joinKeyHash":5}`, protocol.CodeBadRequest},
+		"short key":        {`{"v":2,"type":"create","id":"1","joinKeyHash":"abc"}`, protocol.CodeBadRequest},
+		"bad room id":      {`{"v":2,"type":"join","id":"1","room":"ROOM","joinKey":"` + phonetest.KeyHash([]byte("k")) + `"}`, protocol.CodeBadRequest},
+		"trailing data":    {`{"v":2,"type":"ping","id":"1"} {}`, protocol.CodeBadRequest},
+		"before auth":      {`{"v":2,"type":"pause","id":"1"}`, protocol.CodeNotAuthenticated},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -513,7 +508,7 @@ func TestBadInput(t *testing.T) {
 		p := phonetest.Dial(t, srv)
 		ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 		defer cancel()
-		p.Conn.Write(ctx, websocket.MessageBinary, []byte(`{"v":1,"type":"ping"}`))
+		p.Conn.Write(ctx, websocket.MessageBinary, []byte(`{"v":2,"type":"ping"}`))
 		p.ExpectError(protocol.CodeBadRequest)
 	})
 	t.Run("wrong token count", func(t *testing.T) {
@@ -521,30 +516,26 @@ func TestBadInput(t *testing.T) {
 		round := phonetest.OpenRound(t, a, b)
 		a.Submit(round, tokens(tok("x"))[:10])
 		a.ExpectError(protocol.CodeBadRequest)
-		ts := tokens(tok("x"))
+		ts := phonetest.TokenSet(tok("x"))
+		a.Submit(round, protocol.EncodeTokens(ts[:protocol.TokenSetSize-1]))
+		a.ExpectError(protocol.CodeBadRequest)
+		a.Submit(round, protocol.EncodeTokens(append(ts, ts[0])))
+		a.ExpectError(protocol.CodeBadRequest)
 		ts[5] = ts[4]
-		a.Submit(round, ts)
-		a.ExpectError(protocol.CodeBadRequest)
-		ts = tokens(tok("x"))
-		ts[3].R = protocol.TokenSetSize
-		a.Submit(round, ts)
-		a.ExpectError(protocol.CodeBadRequest)
-		ts = tokens(tok("x"))
-		ts[3].R = ts[4].R
-		a.Submit(round, ts)
+		a.Submit(round, protocol.EncodeTokens(ts))
 		a.ExpectError(protocol.CodeBadRequest)
 		a.Submit("6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10", tokens(tok("x")))
 		a.ExpectError(protocol.CodeStaleRound)
 	})
 	t.Run("oversized", func(t *testing.T) {
 		p := phonetest.Dial(t, srv)
-		p.SendRaw([]byte(`{"v":1,"type":"ping","id":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
+		p.SendRaw([]byte(`{"v":2,"type":"ping","id":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}`))
 		p.ExpectClose(websocket.StatusMessageTooBig)
 	})
 	t.Run("second create on one socket", func(t *testing.T) {
 		p := phonetest.Dial(t, srv)
 		p.Create()
-		p.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
+		p.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: phonetest.KeyHash([]byte("k"))})
 		p.ExpectError(protocol.CodeAlreadyInRoom)
 	})
 }
@@ -733,7 +724,7 @@ func TestFloodLimited(t *testing.T) {
 	srv := servertest.Start(t, servertest.Options{Edge: edge.Config{Rate: 1, Burst: 2}})
 	p := phonetest.Dial(t, srv)
 	for range 3 {
-		p.SendRaw([]byte(`{"v":1,"type":"ping"}`))
+		p.SendRaw([]byte(`{"v":2,"type":"ping"}`))
 	}
 	p.Expect(protocol.TypePong)
 	p.Expect(protocol.TypePong)
@@ -743,7 +734,7 @@ func TestFloodLimited(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), phonetest.WaitFor)
 	defer cancel()
 	for range 40 {
-		if p.Conn.Write(ctx, websocket.MessageText, []byte(`{"v":1,"type":"ping"}`)) != nil {
+		if p.Conn.Write(ctx, websocket.MessageText, []byte(`{"v":2,"type":"ping"}`)) != nil {
 			break
 		}
 	}
@@ -776,7 +767,7 @@ func TestFloodAnswersEverything(t *testing.T) {
 	}
 	const sent = 200
 	for i := 1; i <= sent; i++ {
-		frame := fmt.Sprintf(`{"v":1,"type":"ping","id":"p%d"}`, i)
+		frame := fmt.Sprintf(`{"v":2,"type":"ping","id":"p%d"}`, i)
 		if ws.Write(ctx, websocket.MessageText, []byte(frame)) != nil {
 			break // the server has closed: the rest would be discarded anyway
 		}
@@ -948,10 +939,10 @@ func TestPerAddressCaps(t *testing.T) {
 		q := phonetest.Dial(t, srv)
 		q.Create()
 		r := phonetest.Dial(t, srv)
-		r.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: tok("k")})
+		r.Send(&protocol.Create{Header: protocol.Header{Type: protocol.TypeCreate}, JoinKeyHash: phonetest.KeyHash([]byte("k"))})
 		r.ExpectError(protocol.CodeRateLimited)
 		// A move code must not be guessed at in bulk either.
-		r.Send(&protocol.Move{Header: protocol.Header{Type: protocol.TypeMove}, Room: p.Room, Code: tok("m")})
+		r.Send(&protocol.Move{Header: protocol.Header{Type: protocol.TypeMove}, Room: p.Room, Code: phonetest.KeyHash([]byte("m"))})
 		r.ExpectError(protocol.CodeRateLimited)
 		// Resuming is never limited: a phone on a flaky network gets back.
 		r.Send(&protocol.Resume{Header: protocol.Header{Type: protocol.TypeResume}, Room: p.Room, Device: p.Device, Epoch: p.Epoch})

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -174,29 +173,8 @@ func (m *Submit) check() string {
 	if !IsRoomID(m.Round) {
 		return "round must be a lowercase UUID"
 	}
-	if len(m.Tokens) != TokenSetSize {
-		return fmt.Sprintf("tokens must hold exactly %d entries (pad with random decoys)", TokenSetSize)
-	}
-	// Distinct tokens: sorted on the stack, equal neighbours are repeats.
-	var sorted [TokenSetSize]string
-	var ranks [TokenSetSize]bool
-	for i, t := range m.Tokens {
-		if !IsKey(t.T) {
-			return "every token must be 32 bytes in unpadded base64url"
-		}
-		if t.R < 0 || t.R >= TokenSetSize || ranks[t.R] {
-			return fmt.Sprintf("ranks must be a permutation of 0 to %d (decoys take the ranks real tokens do not)", TokenSetSize-1)
-		}
-		ranks[t.R] = true
-		sorted[i] = t.T
-	}
-	slices.Sort(sorted[:])
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i] == sorted[i-1] {
-			return "tokens must be distinct"
-		}
-	}
-	return ""
+	var set TokenSet
+	return DecodeTokenSet(m.Tokens, &set)
 }
 
 func (m *RoundClose) check() string {
@@ -261,14 +239,14 @@ func checkBlob(b string) string {
 }
 
 // IsKey reports whether s is 32 bytes in unpadded base64url, the form of join
-// keys, their hashes, device tokens and match tokens. It decodes between
+// keys, their hashes, device tokens, codes and nonces. It decodes between
 // arrays on the stack: a submit checks 64 keys, and a string's conversion to
 // a slice of more than 32 bytes would be a heap allocation each.
 func IsKey(s string) bool {
-	if len(s) != TokenLen {
+	if len(s) != KeyLen {
 		return false
 	}
-	var src [TokenLen]byte
+	var src [KeyLen]byte
 	var dst [32]byte
 	copy(src[:], s)
 	n, err := base64.RawURLEncoding.Strict().Decode(dst[:], src[:])

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -21,17 +20,18 @@ func TestDecodeIsStrictAboutKeys(t *testing.T) {
 		frame string
 		ok    bool
 	}{
-		"exact":                 {`{"v":1,"type":"resume","room":"` + room + `","device":"` + key + `","offset":0}`, true},
-		"optional id and epoch": {`{"v":1,"type":"resume","id":"9","epoch":"e","room":"` + room + `","device":"` + key + `","offset":0}`, true},
+		"exact":                 {`{"v":2,"type":"resume","room":"` + room + `","device":"` + key + `","offset":0}`, true},
+		"optional id and epoch": {`{"v":2,"type":"resume","id":"9","epoch":"e","room":"` + room + `","device":"` + key + `","offset":0}`, true},
 		"upper-case key":        {`{"V":1,"type":"ping"}`, false},
-		"mixed-case key":        {`{"v":1,"Type":"ping"}`, false},
-		"repeated key":          {`{"v":1,"type":"ping","type":"ping"}`, false},
-		"missing offset":        {`{"v":1,"type":"resume","room":"` + room + `","device":"` + key + `"}`, false},
-		"missing join key":      {`{"v":1,"type":"join","room":"` + room + `"}`, false},
-		"lenient blob":          {`{"v":1,"type":"announce","blob":"AB"}`, false},
-		"strict blob":           {`{"v":1,"type":"announce","blob":"AA"}`, true},
-		"token missing rank":    {`{"v":1,"type":"round.submit","round":"` + room + `","tokens":[{"t":"` + key + `"}]}`, false},
-		"token upper-case key":  {`{"v":1,"type":"round.submit","round":"` + room + `","tokens":[{"T":"` + key + `","r":0}]}`, false},
+		"mixed-case key":        {`{"v":2,"Type":"ping"}`, false},
+		"repeated key":          {`{"v":2,"type":"ping","type":"ping"}`, false},
+		"missing offset":        {`{"v":2,"type":"resume","room":"` + room + `","device":"` + key + `"}`, false},
+		"missing join key":      {`{"v":2,"type":"join","room":"` + room + `"}`, false},
+		"lenient blob":          {`{"v":2,"type":"announce","blob":"AB"}`, false},
+		"strict blob":           {`{"v":2,"type":"announce","blob":"AA"}`, true},
+		"submit":                {`{"v":2,"type":"round.submit","round":"` + room + `","tokens":"` + tokenSet(nil) + `"}`, true},
+		"v1 token list":         {`{"v":2,"type":"round.submit","round":"` + room + `","tokens":[{"t":"` + key + `","r":0}]}`, false},
+		"upper-case tokens":     {`{"v":2,"type":"round.submit","round":"` + room + `","Tokens":"` + tokenSet(nil) + `"}`, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -47,21 +47,31 @@ func TestDecodeIsStrictAboutKeys(t *testing.T) {
 	}
 }
 
-// submitFrame is a valid round.submit with id 5, its fields in the order
-// given ("v", "type", "id", "round", "tokens" by default), and edit applied
-// to the text of its first token entry.
-func submitFrame(edit func(entry string) string, order ...string) string {
-	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
-	entries := make([]string, protocol.TokenSetSize)
-	for i := range entries {
-		entries[i] = `{"t":"` + tokenN(i) + `","r":` + strconv.Itoa(i) + `}`
+// tokenSet is the wire form of a token set whose token i holds byte i
+// first, then zeros, with edit applied to its bytes first.
+func tokenSet(edit func(b []byte)) string {
+	b := make([]byte, protocol.TokenSetSize*protocol.TokenBytes)
+	for i := range protocol.TokenSetSize {
+		b[i*protocol.TokenBytes] = byte(i)
 	}
 	if edit != nil {
-		entries[0] = edit(entries[0])
+		edit(b)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// submitFrame is a valid round.submit with id 5, its fields in the order
+// given ("v", "type", "id", "round", "tokens" by default), and edit applied
+// to the text of its tokens (without quotes).
+func submitFrame(edit func(tokens string) string, order ...string) string {
+	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
+	tokens := tokenSet(nil)
+	if edit != nil {
+		tokens = edit(tokens)
 	}
 	fields := map[string]string{
-		"v": `"v":1`, "type": `"type":"round.submit"`, "id": `"id":"5"`,
-		"round": `"round":"` + room + `"`, "tokens": `"tokens":[` + strings.Join(entries, ",") + `]`,
+		"v": `"v":2`, "type": `"type":"round.submit"`, "id": `"id":"5"`,
+		"round": `"round":"` + room + `"`, "tokens": `"tokens":"` + tokens + `"`,
 	}
 	if len(order) == 0 {
 		order = []string{"v", "type", "id", "round", "tokens"}
@@ -79,7 +89,7 @@ func TestDecodeRules(t *testing.T) {
 	key := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 	room := "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10"
 	resume := func(offset string) string {
-		return `{"v":1,"type":"resume","id":"5","room":"` + room + `","device":"` + key + `","offset":` + offset + `}`
+		return `{"v":2,"type":"resume","id":"5","room":"` + room + `","device":"` + key + `","offset":` + offset + `}`
 	}
 	const (
 		ok      = ""
@@ -95,19 +105,19 @@ func TestDecodeRules(t *testing.T) {
 		// The frame as a whole.
 		"not json":              {`hello`, bad, false},
 		"empty":                 {``, bad, false},
-		"array":                 {`[{"v":1,"type":"ping"}]`, bad, false},
+		"array":                 {`[{"v":2,"type":"ping"}]`, bad, false},
 		"null":                  {`null`, bad, false},
 		"string":                {`"ping"`, bad, false},
 		"number":                {`1`, bad, false},
 		"empty object":          {`{}`, bad, false},
-		"cut short":             {`{"v":1,"type":"ping","id":"5",`, bad, true},
-		"trailing object":       {`{"v":1,"type":"ping","id":"5"} {}`, bad, true},
-		"trailing garbage":      {`{"v":1,"type":"ping","id":"5"}x`, bad, true},
-		"trailing whitespace":   {"{\"v\":1,\"type\":\"ping\",\"id\":\"5\"}\n ", ok, false},
-		"invalid UTF-8":         {"{\"v\":1,\"type\":\"ping\",\"id\":\"\xff\"}", bad, false},
-		"invalid UTF-8 in blob": {"{\"v\":1,\"type\":\"announce\",\"id\":\"5\",\"blob\":\"\xffAA\"}", bad, true},
-		"deep garbage":          {`{"v":1,"type":"ping","id":"5","x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, bad, true},
-		"nested garbage":        {`{"v":1,"type":"debrief","id":"5","round":{"a":[1,2,{"b":null}]},"blob":"AAAA"}`, bad, true},
+		"cut short":             {`{"v":2,"type":"ping","id":"5",`, bad, true},
+		"trailing object":       {`{"v":2,"type":"ping","id":"5"} {}`, bad, true},
+		"trailing garbage":      {`{"v":2,"type":"ping","id":"5"}x`, bad, true},
+		"trailing whitespace":   {"{\"v\":2,\"type\":\"ping\",\"id\":\"5\"}\n ", ok, false},
+		"invalid UTF-8":         {"{\"v\":2,\"type\":\"ping\",\"id\":\"\xff\"}", bad, false},
+		"invalid UTF-8 in blob": {"{\"v\":2,\"type\":\"announce\",\"id\":\"5\",\"blob\":\"\xffAA\"}", bad, true},
+		"deep garbage":          {`{"v":2,"type":"ping","id":"5","x":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, bad, true},
+		"nested garbage":        {`{"v":2,"type":"debrief","id":"5","round":{"a":[1,2,{"b":null}]},"blob":"AAAA"}`, bad, true},
 
 		// The header: v, type and id.
 		"missing v":           {`{"type":"ping","id":"5"}`, bad, true},
@@ -118,48 +128,38 @@ func TestDecodeRules(t *testing.T) {
 		"v with an exponent":  {`{"v":1e0,"type":"ping","id":"5"}`, bad, true},
 		"v too large":         {`{"v":99999999999999999999,"type":"ping","id":"5"}`, bad, true},
 		"v repeated":          {`{"v":2,"v":1,"type":"ping","id":"5"}`, bad, true},
-		"missing type":        {`{"v":1,"id":"5"}`, bad, true},
-		"type null":           {`{"v":1,"type":null,"id":"5"}`, bad, true},
-		"type a number":       {`{"v":1,"type":1,"id":"5"}`, bad, true},
-		"type repeated":       {`{"v":1,"type":"nope","type":"ping","id":"5"}`, bad, true},
-		"id null":             {`{"v":1,"type":"ping","id":null}`, bad, false},
-		"id a number":         {`{"v":1,"type":"ping","id":5}`, bad, false},
-		"id repeated":         {`{"v":1,"type":"ping","id":"5","id":"5"}`, bad, false},
-		"id too long":         {`{"v":1,"type":"ping","id":"` + strings.Repeat("5", protocol.MaxIDLen+1) + `"}`, bad, false},
-		"id at the limit":     {`{"v":1,"type":"ping","id":"` + strings.Repeat("5", protocol.MaxIDLen) + `"}`, ok, false},
-		"escaped names":       {`{"\u0076":1,"typ\u0065":"p\u0069ng","id":"\u0035"}`, ok, false},
-		"other version":       {`{"v":2,"type":"ping","id":"5"}`, version, true},
+		"missing type":        {`{"v":2,"id":"5"}`, bad, true},
+		"type null":           {`{"v":2,"type":null,"id":"5"}`, bad, true},
+		"type a number":       {`{"v":2,"type":1,"id":"5"}`, bad, true},
+		"type repeated":       {`{"v":2,"type":"nope","type":"ping","id":"5"}`, bad, true},
+		"id null":             {`{"v":2,"type":"ping","id":null}`, bad, false},
+		"id a number":         {`{"v":2,"type":"ping","id":5}`, bad, false},
+		"id repeated":         {`{"v":2,"type":"ping","id":"5","id":"5"}`, bad, false},
+		"id too long":         {`{"v":2,"type":"ping","id":"` + strings.Repeat("5", protocol.MaxIDLen+1) + `"}`, bad, false},
+		"id at the limit":     {`{"v":2,"type":"ping","id":"` + strings.Repeat("5", protocol.MaxIDLen) + `"}`, ok, false},
+		"escaped names":       {`{"\u0076":2,"typ\u0065":"p\u0069ng","id":"\u0035"}`, ok, false},
+		"other version":       {`{"v":3,"type":"ping","id":"5"}`, version, true},
+		"version 1":           {`{"v":1,"type":"ping","id":"5"}`, version, true},
+		"version 1 submit":    {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":[{"t":"` + key + `","r":0}]}`, version, true},
 		"negative version":    {`{"v":-1,"type":"ping","id":"5"}`, version, true},
-		"version before type": {`{"v":2,"type":"nope","id":"5"}`, version, true},
-		"version before rest": {`{"v":2,"type":"ping","id":"5","new":[{"x":null}],"tokens":[{}]}`, version, true},
-		"version anywhere":    {`{"id":"5","type":"ping","v":2}`, version, true},
-		"unknown type":        {`{"v":1,"type":"nope","id":"5","extra":1}`, unknown, true},
-		"type case":           {`{"v":1,"type":"Ping","id":"5"}`, unknown, true},
+		"version before type": {`{"v":1,"type":"nope","id":"5"}`, version, true},
+		"version before rest": {`{"v":1,"type":"ping","id":"5","new":[{"x":null}],"tokens":[{}]}`, version, true},
+		"version anywhere":    {`{"id":"5","type":"ping","v":1}`, version, true},
+		"unknown type":        {`{"v":2,"type":"nope","id":"5","extra":1}`, unknown, true},
+		"type case":           {`{"v":2,"type":"Ping","id":"5"}`, unknown, true},
 
 		// The fields.
-		"unknown field":          {`{"v":1,"type":"ping","id":"5","extra":true}`, bad, true},
-		"field of another type":  {`{"v":1,"type":"ping","id":"5","round":"` + room + `"}`, bad, true},
-		"wrong JSON type":        {`{"v":1,"type":"create","id":"5","joinKeyHash":5}`, bad, true},
-		"required field null":    {`{"v":1,"type":"create","id":"5","joinKeyHash":null}`, bad, true},
-		"optional field null":    {`{"v":1,"type":"resume","id":"5","room":"` + room + `","device":"` + key + `","epoch":null,"offset":0}`, bad, true},
-		"tokens null":            {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":null}`, bad, true},
-		"tokens an object":       {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":{}}`, bad, true},
+		"unknown field":          {`{"v":2,"type":"ping","id":"5","extra":true}`, bad, true},
+		"field of another type":  {`{"v":2,"type":"ping","id":"5","round":"` + room + `"}`, bad, true},
+		"wrong JSON type":        {`{"v":2,"type":"create","id":"5","joinKeyHash":5}`, bad, true},
+		"required field null":    {`{"v":2,"type":"create","id":"5","joinKeyHash":null}`, bad, true},
+		"optional field null":    {`{"v":2,"type":"resume","id":"5","room":"` + room + `","device":"` + key + `","epoch":null,"offset":0}`, bad, true},
+		"tokens null":            {`{"v":2,"type":"round.submit","id":"5","round":"` + room + `","tokens":null}`, bad, true},
+		"tokens an object":       {`{"v":2,"type":"round.submit","id":"5","round":"` + room + `","tokens":{}}`, bad, true},
+		"tokens a list":          {`{"v":2,"type":"round.submit","id":"5","round":"` + room + `","tokens":["` + tokenSet(nil) + `"]}`, bad, true},
+		"tokens escaped":         {submitFrame(func(s string) string { return `\u0041` + s[1:] }), ok, false},
 		"submit in field order":  {submitFrame(nil), ok, false},
 		"submit type last":       {submitFrame(nil, "tokens", "round", "id", "v", "type"), ok, false},
-		"entry null":             {submitFrame(func(string) string { return `null` }), bad, true},
-		"entry a list":           {submitFrame(func(string) string { return `[]` }), bad, true},
-		"entry repeated key":     {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":0,"r":0}`, 1) }), bad, true},
-		"entry repeated token":   {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":0,"t":"`+key+`"}`, 1) }), bad, true},
-		"entry unknown key":      {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":0,"x":1}`, 1) }), bad, true},
-		"entry upper-case key":   {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"R":0}`, 1) }), bad, true},
-		"entry missing token":    {submitFrame(func(string) string { return `{"r":0}` }), bad, true},
-		"entry missing rank":     {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `}`, 1) }), bad, true},
-		"entry rank null":        {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":null}`, 1) }), bad, true},
-		"entry token null":       {submitFrame(func(string) string { return `{"t":null,"r":0}` }), bad, true},
-		"entry rank 0.0":         {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":0.0}`, 1) }), bad, true},
-		"entry rank 0e0":         {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":0e0}`, 1) }), bad, true},
-		"entry rank a string":    {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":"0"}`, 1) }), bad, true},
-		"entry rank -0":          {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":-0}`, 1) }), ok, false},
 		"offset 0":               {resume(`0`), ok, false},
 		"offset max":             {resume(`18446744073709551615`), ok, false},
 		"offset too large":       {resume(`18446744073709551616`), bad, true},
@@ -171,26 +171,35 @@ func TestDecodeRules(t *testing.T) {
 		"offset a string":        {resume(`"3"`), bad, true},
 		"offset null":            {resume(`null`), bad, true},
 		"offset true":            {resume(`true`), bad, true},
-		"seen":                   {`{"v":1,"type":"seen","id":"5","offset":18446744073709551615}`, ok, false},
-		"seen negative":          {`{"v":1,"type":"seen","id":"5","offset":-3}`, bad, true},
-		"seen without offset":    {`{"v":1,"type":"seen","id":"5"}`, bad, true},
-		"seen with a round":      {`{"v":1,"type":"seen","id":"5","offset":3,"round":"` + room + `"}`, bad, true},
+		"seen":                   {`{"v":2,"type":"seen","id":"5","offset":18446744073709551615}`, ok, false},
+		"seen negative":          {`{"v":2,"type":"seen","id":"5","offset":-3}`, bad, true},
+		"seen without offset":    {`{"v":2,"type":"seen","id":"5"}`, bad, true},
+		"seen with a round":      {`{"v":2,"type":"seen","id":"5","offset":3,"round":"` + room + `"}`, bad, true},
 
 		// Sizes and formats.
-		"short key":                 {`{"v":1,"type":"create","id":"5","joinKeyHash":"abc"}`, bad, true},
-		"key spare bits":            {`{"v":1,"type":"create","id":"5","joinKeyHash":"` + key[:42] + `B"}`, bad, true},
-		"upper-case room":           {`{"v":1,"type":"round.close","id":"5","round":"` + strings.ToUpper(room) + `"}`, bad, true},
-		"too few tokens":            {`{"v":1,"type":"round.submit","id":"5","round":"` + room + `","tokens":[{"t":"` + key + `","r":0}]}`, bad, true},
-		"rank out of set":           {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":64}`, 1) }), bad, true},
-		"rank twice":                {submitFrame(func(e string) string { return strings.Replace(e, `,"r":0}`, `,"r":1}`, 1) }), bad, true},
-		"token twice":               {submitFrame(func(string) string { return `{"t":"` + tokenN(63) + `","r":0}` }), bad, true},
-		"move":                      {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key + `"}`, ok, false},
-		"move code short":           {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"abc"}`, bad, true},
-		"move code spare bits":      {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key[:42] + `B"}`, bad, true},
-		"move nonce short":          {`{"v":1,"type":"move","id":"5","room":"` + room + `","code":"` + key + `","nonce":"x"}`, bad, true},
-		"move upper-case room":      {`{"v":1,"type":"move","id":"5","room":"` + strings.ToUpper(room) + `","code":"` + key + `"}`, bad, true},
-		"move.create with a field":  {`{"v":1,"type":"move.create","id":"5","code":"` + key + `"}`, bad, true},
-		"invite.cancel with a room": {`{"v":1,"type":"invite.cancel","id":"5","room":"` + room + `"}`, bad, true},
+		"short key":                 {`{"v":2,"type":"create","id":"5","joinKeyHash":"abc"}`, bad, true},
+		"key spare bits":            {`{"v":2,"type":"create","id":"5","joinKeyHash":"` + key[:42] + `B"}`, bad, true},
+		"upper-case room":           {`{"v":2,"type":"round.close","id":"5","round":"` + strings.ToUpper(room) + `"}`, bad, true},
+		"tokens empty":              {submitFrame(func(string) string { return `` }), bad, true},
+		"tokens one char short":     {submitFrame(func(s string) string { return s[:len(s)-1] }), bad, true},
+		"tokens one char long":      {submitFrame(func(s string) string { return s + "A" }), bad, true},
+		"tokens one token short":    {submitFrame(func(s string) string { return s[:protocol.TokenSetLen-22] }), bad, true},
+		"tokens one token long":     {submitFrame(func(s string) string { return s + s[:22] }), bad, true},
+		"tokens spare bits":         {submitFrame(func(s string) string { return s[:len(s)-1] + "B" }), bad, true},
+		"tokens padded":             {submitFrame(func(s string) string { return s[:len(s)-2] + "==" }), bad, true},
+		"tokens standard base64":    {submitFrame(func(s string) string { return "+" + s[1:] }), bad, true},
+		"tokens with a newline":     {submitFrame(func(s string) string { return `\n` + s[1:] }), bad, true},
+		"tokens with a space":       {submitFrame(func(s string) string { return " " + s[1:] }), bad, true},
+		"token twice":               {submitFrame(func(string) string { return tokenSet(func(b []byte) { b[16] = 0 }) }), bad, true},
+		"last token twice":          {submitFrame(func(string) string { return tokenSet(func(b []byte) { b[63*16] = 62 }) }), bad, true},
+		"all tokens zero":           {submitFrame(func(string) string { return tokenSet(func(b []byte) { clear(b) }) }), bad, true},
+		"move":                      {`{"v":2,"type":"move","id":"5","room":"` + room + `","code":"` + key + `"}`, ok, false},
+		"move code short":           {`{"v":2,"type":"move","id":"5","room":"` + room + `","code":"abc"}`, bad, true},
+		"move code spare bits":      {`{"v":2,"type":"move","id":"5","room":"` + room + `","code":"` + key[:42] + `B"}`, bad, true},
+		"move nonce short":          {`{"v":2,"type":"move","id":"5","room":"` + room + `","code":"` + key + `","nonce":"x"}`, bad, true},
+		"move upper-case room":      {`{"v":2,"type":"move","id":"5","room":"` + strings.ToUpper(room) + `","code":"` + key + `"}`, bad, true},
+		"move.create with a field":  {`{"v":2,"type":"move.create","id":"5","code":"` + key + `"}`, bad, true},
+		"invite.cancel with a room": {`{"v":2,"type":"invite.cancel","id":"5","room":"` + room + `"}`, bad, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -244,7 +253,7 @@ func TestDecodeRequiredFields(t *testing.T) {
 	}
 	for typ, fields := range frames {
 		frame := func(skip int) string {
-			parts := []string{`"v":1`, `"type":"` + typ + `"`}
+			parts := []string{`"v":2`, `"type":"` + typ + `"`}
 			for i, f := range fields {
 				if i != skip {
 					parts = append(parts, strings.TrimPrefix(f, "?"))
@@ -262,32 +271,24 @@ func TestDecodeRequiredFields(t *testing.T) {
 			}
 		}
 	}
-	for _, drop := range []string{`"t":"` + tokenN(0) + `",`, `,"r":0`} {
-		frame := submitFrame(func(e string) string { return strings.Replace(e, drop, "", 1) })
-		if _, err := protocol.DecodeRequest([]byte(frame)); err == nil {
-			t.Errorf("token entry without %s accepted", drop)
-		}
+	if _, err := protocol.DecodeRequest([]byte(submitFrame(nil, "v", "type", "id", "round"))); err == nil {
+		t.Error("submit without tokens accepted")
 	}
 }
 
 // TestDecodeFillsFields: what is accepted arrives whole, escapes resolved.
 func TestDecodeFillsFields(t *testing.T) {
-	m, err := protocol.DecodeRequest([]byte(submitFrame(func(e string) string {
-		return strings.Replace(e, `"t":"A`, `"t":"\u0041`, 1)
+	m, err := protocol.DecodeRequest([]byte(submitFrame(func(s string) string {
+		return `\u0041` + s[1:]
 	}, "tokens", "round", "id", "type", "v")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := m.(*protocol.Submit)
-	if s.V != 1 || s.Type != protocol.TypeSubmit || s.ID != "5" || s.Round != "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10" || len(s.Tokens) != protocol.TokenSetSize {
-		t.Fatalf("%+v", s.Header)
+	if s.V != 2 || s.Type != protocol.TypeSubmit || s.ID != "5" || s.Round != "6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10" || s.Tokens != tokenSet(nil) {
+		t.Fatalf("%+v", s)
 	}
-	for i, tok := range s.Tokens {
-		if tok.T != tokenN(i) || tok.R != i {
-			t.Fatalf("entry %d: %+v", i, tok)
-		}
-	}
-	m, err = protocol.DecodeRequest([]byte(`{"v":1,"type":"resume","id":"\u00e9","room":"6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10","device":"` + tokenN(1) + `","epoch":"a\"b","offset":18446744073709551615}`))
+	m, err = protocol.DecodeRequest([]byte(`{"v":2,"type":"resume","id":"\u00e9","room":"6f1c2f55-6f5a-4c5e-9a55-3b1f0e6f9d10","device":"` + tokenN(1) + `","epoch":"a\"b","offset":18446744073709551615}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestDecodeFillsFields(t *testing.T) {
 func TestIsKeyAndIsRoomID(t *testing.T) {
 	isKey := func(s string) bool {
 		b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-		return len(s) == protocol.TokenLen && err == nil && len(b) == 32
+		return len(s) == protocol.KeyLen && err == nil && len(b) == 32
 	}
 	isRoomID := func(s string) bool {
 		u, err := uuid.Parse(s)
@@ -338,14 +339,14 @@ func TestIsKeyAndIsRoomID(t *testing.T) {
 // tokenN returns a distinct well-formed key for each i < 64*16.
 func tokenN(i int) string {
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	return strings.Repeat("A", protocol.TokenLen-2) + string(alphabet[i/16]) + string("AEIMQUYcgkosw048"[i%16])
+	return strings.Repeat("A", protocol.KeyLen-2) + string(alphabet[i/16]) + string("AEIMQUYcgkosw048"[i%16])
 }
 
 // TestDecodeKeepsNoStrings: json v2's default string decoding would hand out
 // strings from a cache in its pooled decoders, which keeps the last keys and
 // tokens reachable after the request. Decoded strings must be fresh copies.
 func TestDecodeKeepsNoStrings(t *testing.T) {
-	frame := []byte(`{"v":1,"type":"create","id":"5","joinKeyHash":"` + tokenN(7) + `"}`)
+	frame := []byte(`{"v":2,"type":"create","id":"5","joinKeyHash":"` + tokenN(7) + `"}`)
 	var first *protocol.Create
 	for range 10 {
 		m, err := protocol.DecodeRequest(frame)

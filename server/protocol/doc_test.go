@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -283,7 +284,7 @@ func TestDocExample(t *testing.T) {
 	// The request types are the Type* values the decoder knows.
 	requestTypes := map[string]bool{}
 	for _, typ := range constsWithPrefix(vals, "Type") {
-		_, err := protocol.DecodeRequest([]byte(`{"v":1,"type":"` + typ + `"}`))
+		_, err := protocol.DecodeRequest([]byte(`{"v":` + strconv.Itoa(protocol.Version) + `,"type":"` + typ + `"}`))
 		var de *protocol.DecodeError
 		if !errors.As(err, &de) || de.Code != protocol.CodeUnknownType {
 			requestTypes[typ] = true

@@ -13,7 +13,14 @@ import "encoding/json"
 
 // Version is the protocol version. A frame with any other "v" is refused with
 // CodeVersion, so an old phone learns it must reload instead of misbehaving.
-const Version = 1
+// Version 2 made a submission one base64url string of 16-byte tokens in rank
+// order (version 1 sent 64 {t, r} objects of 32-byte tokens).
+const Version = 2
+
+// PushVersion is the version of a PushMessage, apart from Version: a push
+// is read by the service worker, which may be older than the page, and its
+// format did not change with protocol version 2.
+const PushVersion = 1
 
 // Limits. They are part of the contract: a phone that respects them is never
 // refused for size.
@@ -25,8 +32,14 @@ const (
 	// tokens padded with random decoys, so the server cannot tell how many
 	// suggestions a phone really accepts.
 	TokenSetSize = 64
-	// TokenLen is the length of one token: 32 bytes in unpadded base64url.
-	TokenLen = 43
+	// TokenBytes is the size of one token (Token).
+	TokenBytes = 16
+	// TokenSetLen is the length of a submission's "tokens": TokenSetSize
+	// tokens of TokenBytes in unpadded base64url (1024 bytes, 1366 characters).
+	TokenSetLen = (TokenSetSize*TokenBytes*8 + 5) / 6
+	// KeyLen is the length of a key (join key, its hash, device token, move
+	// and re-pair codes, nonces): 32 bytes in unpadded base64url.
+	KeyLen = 43
 	// MaxServerFrameBytes is the largest frame the server sends (a welcome
 	// with a long replay is the largest); clients set their read limit to it.
 	// A replay that would not fit is sent as a snapshot instead.
@@ -279,21 +292,16 @@ type RoundOpen struct {
 	Header
 }
 
-// Token is one entry of a submission: an opaque 32-byte value and its rank.
-type Token struct {
-	T string `json:"t"` // base64url, TokenLen chars
-	R int    `json:"r"` // lower is more wanted
-}
-
-// Submit sends or replaces this seat's token set for a round: exactly
-// TokenSetSize entries with distinct tokens whose ranks are a permutation of
-// 0..TokenSetSize-1. Real tokens take ranks 0..n-1 in order of preference and
-// decoys the remaining ranks in random order, so neither the count of real
-// wishes nor their ranks can be read off a submission.
+// Submit sends or replaces this seat's token set for a round. Tokens is
+// TokenSetSize distinct tokens (Token) in unpadded base64url, TokenSetLen
+// characters: the token at position i has rank i (lower is more wanted).
+// Real tokens take positions 0..n-1 in order of preference and decoys the
+// remaining positions in random order, so neither the count of real wishes
+// nor their ranks can be read off a submission. DecodeTokenSet reads it.
 type Submit struct {
 	Header
-	Round  string  `json:"round"`
-	Tokens []Token `json:"tokens"`
+	Round  string `json:"round"`
+	Tokens string `json:"tokens"`
 }
 
 // RoundClose ends the open round for both seats.
@@ -416,7 +424,7 @@ const (
 // encrypted to the phone (RFC 8291) and padded so that every push has the
 // same size, PushBodyBytes.
 type PushMessage struct {
-	V      int    `json:"v"`      // Version
+	V      int    `json:"v"`      // PushVersion
 	Kind   string `json:"kind"`   // PushPause, PushCheckin, PushDebrief or PushSpace
 	Offset uint64 `json:"offset"` // the room's offset after the event
 }
@@ -478,12 +486,12 @@ type Snapshot struct {
 
 // RoundState is an open round as seen in a snapshot.
 type RoundState struct {
-	Round     string   `json:"round"`
-	By        int      `json:"by"`
-	ClosesAt  int64    `json:"closesAt"` // Unix milliseconds
-	Submitted [2]bool  `json:"submitted"`
-	Reveal    []string `json:"reveal"` // the current mutual tokens, best first
-	Rev       int      `json:"rev"`    // how many reveals this round has had
+	Round     string  `json:"round"`
+	By        int     `json:"by"`
+	ClosesAt  int64   `json:"closesAt"` // Unix milliseconds
+	Submitted [2]bool `json:"submitted"`
+	Reveal    string  `json:"reveal"` // the current mutual tokens, best first, in wire form (EncodeTokens); "" for none
+	Rev       int     `json:"rev"`    // how many reveals this round has had
 }
 
 // DebriefState is one round's debrief as seen in a snapshot.
@@ -517,11 +525,12 @@ type Event struct {
 	// Round is set on round and debrief events.
 	Round    string `json:"round,omitempty"`
 	ClosesAt int64  `json:"closesAt,omitempty"` // KindRoundOpened
-	// Reveal is the ordered mutual tokens (KindRoundRevealed), the same bytes
-	// for both seats; Rev counts reveals within the round.
-	Reveal []string `json:"reveal,omitempty"`
-	Rev    int      `json:"rev,omitempty"`
-	Reason string   `json:"reason,omitempty"` // KindRoundClosed
+	// Reveal is the ordered mutual tokens (KindRoundRevealed) in wire form
+	// (EncodeTokens), the same text for both seats, absent for none; Rev
+	// counts reveals within the round.
+	Reveal string `json:"reveal,omitempty"`
+	Rev    int    `json:"rev,omitempty"`
+	Reason string `json:"reason,omitempty"` // KindRoundClosed
 	// Blob is a sealed payload (KindAnnounced, KindSettings).
 	Blob string `json:"blob,omitempty"`
 	// Blobs are both debriefs, seat 1's first (KindDebriefReleased).

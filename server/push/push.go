@@ -433,7 +433,7 @@ func (s *Sender) handle(ctx context.Context, rooms Rooms, j job) {
 // "vapid t=…, k=…", RFC 8292's, which FCM, Mozilla, Apple and Windows take,
 // so nothing is lost by staying on the release the module proxy serves.
 func (s *Sender) send(ctx context.Context, rooms Rooms, j job, sub *room.PushSub) {
-	body, _ := json.Marshal(protocol.PushMessage{V: protocol.Version, Kind: j.kind, Offset: j.offset})
+	body, _ := json.Marshal(protocol.PushMessage{V: protocol.PushVersion, Kind: j.kind, Offset: j.offset})
 	msg := make([]byte, len(body)) // len == cap: see above
 	copy(msg, body)
 	opts := &webpush.Options{

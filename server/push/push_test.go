@@ -169,7 +169,7 @@ func checkPush(t *testing.T, got pushtest.Message, sub *pushtest.Sub, kind strin
 	if got.BodyLen != protocol.PushBodyBytes {
 		t.Errorf("body is %d bytes, want %d", got.BodyLen, protocol.PushBodyBytes)
 	}
-	want := protocol.PushMessage{V: protocol.Version, Kind: kind, Offset: offset}
+	want := protocol.PushMessage{V: protocol.PushVersion, Kind: kind, Offset: offset}
 	if got.Push != want {
 		t.Errorf("plaintext %+v, want %+v", got.Push, want)
 	}

@@ -405,7 +405,8 @@ func (s *Store) get(ctx context.Context, id string) (*room.State, []byte, error)
 func decodeState(b []byte) (*room.State, error) {
 	st := new(room.State)
 	if err := jsonv2.Unmarshal(b, st); err != nil {
-		return nil, errors.New("stored state is not valid JSON")
+		// Saved by a protocol version 1 server, with a round open?
+		return room.StateFromV1(b)
 	}
 	return st, nil
 }

@@ -91,7 +91,7 @@ func TestKeyAudit(t *testing.T) {
 	a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
 	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
 	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
-	if !slices.Equal(ra.Reveal, []string{tok("hold"), tok("water")}) || !slices.Equal(ra.Reveal, rb.Reveal) {
+	if !slices.Equal(phonetest.Revealed(ra.Reveal), []string{tok("hold"), tok("water")}) || ra.Reveal != rb.Reveal {
 		t.Fatalf("reveal %v / %v", ra.Reveal, rb.Reveal)
 	}
 	b.OK(&protocol.Announce{Header: protocol.Header{Type: protocol.TypeAnnounce}, Blob: blob("space 20")})
@@ -140,10 +140,24 @@ func TestKeyAudit(t *testing.T) {
 	all := strings.Join(stored, "\n")
 	secrets := map[string]string{"join key": a.JoinKey, "device token of seat 1": a.Device, "device token of seat 2": b.Device}
 	// The decoys follow the real tokens of each submission.
-	for i, d := range append(ta[2:], tb[3:]...) {
-		secrets[fmt.Sprint("unmatched token ", i)] = d.T
+	secrets["submission of seat 1"], secrets["submission of seat 2"] = ta, tb
+	unmatched := []string{tok("music")}
+	for _, sub := range []struct {
+		set  string
+		real int
+	}{{ta, 2}, {tb, 3}} {
+		for _, d := range phonetest.Revealed(sub.set)[sub.real:] {
+			unmatched = append(unmatched, d)
+			if !slices.ContainsFunc(phonetest.TextForms(d), func(f string) bool { return strings.Contains(sub.set, f) }) {
+				t.Fatal("TextForms misses a token in its own submission")
+			}
+		}
 	}
-	secrets["unmatched real token"] = tok("music")
+	for i, d := range unmatched {
+		for j, form := range phonetest.TextForms(d) {
+			secrets[fmt.Sprint("unmatched token ", i, " (form ", j, ")")] = form
+		}
+	}
 	for what, s := range secrets {
 		if s == "" {
 			t.Fatalf("%s is empty", what)
@@ -206,7 +220,7 @@ func twoInstances(t *testing.T, newClient func() redis.UniversalClient) {
 	a.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ta})
 	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
 	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("water"), tok("music")}) {
+	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(phonetest.Revealed(ra.Reveal), []string{tok("water"), tok("music")}) {
 		t.Fatalf("reveals differ or are wrong:\n%s\n%s", ra.Raw, rb.Raw)
 	}
 
@@ -358,7 +372,7 @@ func TestRedisRestart(t *testing.T) {
 			}
 			b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
 			ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
-			if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("tea")}) {
+			if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(phonetest.Revealed(ra.Reveal), []string{tok("tea")}) {
 				t.Fatalf("reveal after restart:\n%s\n%s", ra.Raw, rb.Raw)
 			}
 			// The wake-ups flow between the instances again, both ways.
@@ -420,7 +434,7 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	b.OK(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: tb})
 	ra, rb := a.Until(protocol.KindRoundRevealed), b.Until(protocol.KindRoundRevealed)
-	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(ra.Reveal, []string{tok("tea"), tok("walk")}) {
+	if !bytes.Equal(ra.Raw, rb.Raw) || !slices.Equal(phonetest.Revealed(ra.Reveal), []string{tok("tea"), tok("walk")}) {
 		t.Fatalf("reveal after failover:\n%s\n%s", ra.Raw, rb.Raw)
 	}
 	b.OK(&protocol.Pause{Header: protocol.Header{Type: protocol.TypePause}})

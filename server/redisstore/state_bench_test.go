@@ -24,11 +24,9 @@ func bigState() *room.State {
 	st.Seats[1] = room.Seat{Taken: true, DeviceHash: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", Presence: "online", Gen: 1}
 	st.Round = &room.Round{ID: "d1ed06ef-b374-4dfc-8920-37fe76a9227d", By: 1, OpenedAt: 1, ClosesAt: 2}
 	for s := range 2 {
-		for i := range protocol.TokenSetSize {
-			b := make([]byte, 32)
-			rand.Read(b)
-			st.Round.Tokens[s] = append(st.Round.Tokens[s], protocol.Token{T: base64.RawURLEncoding.EncodeToString(b), R: i})
-		}
+		b := make([]byte, protocol.TokenSetSize*protocol.TokenBytes)
+		rand.Read(b)
+		st.Round.Tokens[s] = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return st
 }

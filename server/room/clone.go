@@ -1,20 +1,12 @@
 package room
 
-import "softland/server/protocol"
-
 // Clone returns a deep copy, so a store can hand an update function a state it
 // may change freely and throw away if the function refuses.
 func (st *State) Clone() *State {
 	c := *st
 	if st.Round != nil {
-		r := *st.Round
-		for i := range r.Tokens {
-			if r.Tokens[i] != nil {
-				r.Tokens[i] = append([]protocol.Token(nil), r.Tokens[i]...)
-			}
-		}
-		r.Reveal = append([]string(nil), r.Reveal...)
-		r.Reveals = append([][]string(nil), r.Reveals...) // inner slices are never changed
+		r := *st.Round // token sets and reveals are strings: shared, never copied
+		r.Reveals = append([]string(nil), r.Reveals...)
 		c.Round = &r
 	}
 	if st.Settings != nil {

@@ -364,11 +364,13 @@ func (s *Service) OpenRound(ctx context.Context, m Member) (string, uint64, erro
 	return id, off, err
 }
 
-// Submit stores the seat's token set for the round and, once both seats have
-// answered, reveals the mutual top K; revealed says whether it did. A partner hears that the seat answered
+// Submit stores the seat's token set for the round (tokens in wire form, as
+// protocol.DecodeTokenSet accepted it: kept as it came, never copied) and,
+// once both seats have answered, reveals the mutual top K; revealed says
+// whether it did. A partner hears that the seat answered
 // (once) and sees the reveal only when it changes: a resubmission that changes
 // nothing mutual sends the partner nothing at all.
-func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []protocol.Token) (offset uint64, revealed bool, err error) {
+func (s *Service) Submit(ctx context.Context, m Member, round string, tokens string) (offset uint64, revealed bool, err error) {
 	offset, err = s.change(ctx, m, func(t *tx) error {
 		revealed = false
 		r, err := openRound(t.st, round)
@@ -379,18 +381,18 @@ func (s *Service) Submit(ctx context.Context, m Member, round string, tokens []p
 		if r.Submits[i] >= s.opt.MaxSubmits {
 			return ErrLimit
 		}
-		first := r.Tokens[i] == nil
-		r.Tokens[i] = append([]protocol.Token{}, tokens...)
+		first := r.Tokens[i] == ""
+		r.Tokens[i] = tokens
 		r.Submits[i]++
 		t.dirty = true
 		if first {
 			t.emit(protocol.Event{Kind: protocol.KindRoundSubmitted, Seat: m.Seat, Round: r.ID})
 		}
-		if r.Tokens[0] == nil || r.Tokens[1] == nil {
+		if r.Tokens[0] == "" || r.Tokens[1] == "" {
 			return nil
 		}
 		reveal := Intersect(r.Tokens[0], r.Tokens[1], s.opt.RevealSize)
-		if r.Rev > 0 && equal(reveal, r.Reveal) {
+		if r.Rev > 0 && reveal == r.Reveal {
 			return nil
 		}
 		r.Reveal = reveal

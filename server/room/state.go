@@ -1,7 +1,8 @@
 package room
 
 import (
-	"sort"
+	"bytes"
+	"encoding/base64"
 
 	"softland/server/protocol"
 )
@@ -129,14 +130,18 @@ type Round struct {
 	By       int    `json:"by"`
 	OpenedAt int64  `json:"openedAt"`
 	ClosesAt int64  `json:"closesAt"`
-	// Tokens are each seat's latest submission; nil until the seat answers.
-	Tokens  [2][]protocol.Token `json:"tokens"`
-	Submits [2]int              `json:"submits"`
-	Reveal  []string            `json:"reveal,omitempty"`
-	Rev     int                 `json:"rev"`
+	// Tokens are each seat's latest submission as the phone sent it (the
+	// wire form protocol.DecodeTokenSet checked), "" until the seat answers.
+	// Strings never change, so a Clone shares them: a state copy per update
+	// copies no token.
+	Tokens  [2]string `json:"tokens"`
+	Submits [2]int    `json:"submits"`
+	// Reveal is the current reveal in wire form (protocol.EncodeTokens).
+	Reveal string `json:"reveal,omitempty"`
+	Rev    int    `json:"rev"`
 	// Reveals are every reveal of this round, by Rev-1, so a replay can
 	// restore them: the log keeps none (ForLog).
-	Reveals [][]string `json:"reveals,omitempty"`
+	Reveals []string `json:"reveals,omitempty"`
 }
 
 // Debrief is one round's pair of sealed debriefs, held until both are in.
@@ -167,8 +172,8 @@ func (st *State) Snapshot() *protocol.Snapshot {
 			Round:     r.ID,
 			By:        r.By,
 			ClosesAt:  r.ClosesAt,
-			Submitted: [2]bool{r.Tokens[0] != nil, r.Tokens[1] != nil},
-			Reveal:    append([]string{}, r.Reveal...),
+			Submitted: [2]bool{r.Tokens[0] != "", r.Tokens[1] != ""},
+			Reveal:    r.Reveal,
 			Rev:       r.Rev,
 		}
 	}
@@ -186,39 +191,50 @@ func (st *State) Snapshot() *protocol.Snapshot {
 	return s
 }
 
-// Intersect returns the tokens both seats submitted, ordered by the sum of
-// their two ranks, at most k of them. Ties are broken by the tokens' bytes:
-// tokens are HMAC outputs, so that order is effectively random to the server
-// and carries nothing about unmatched wishes or submission order.
-func Intersect(a, b []protocol.Token, k int) []string {
-	rankA := make(map[string]int, len(a))
-	for _, t := range a {
-		rankA[t.T] = t.R
+// Intersect returns the tokens both seats submitted (two submissions in
+// wire form, position = rank), ordered by the sum of their two ranks, at
+// most k of them, in wire form. Ties are broken by the tokens' bytes:
+// tokens are HMAC outputs, so that order is effectively random to the
+// server and carries nothing about unmatched wishes or submission order.
+//
+// It runs on every submit once both seats have answered, so it works on
+// arrays on the stack and allocates only the string it returns. A
+// submission that is not a valid set (the decoder refuses those) matches
+// nothing.
+func Intersect(a, b string, k int) string {
+	var sa, sb protocol.TokenSet
+	if protocol.DecodeTokenSet(a, &sa) != "" || protocol.DecodeTokenSet(b, &sb) != "" {
+		return ""
 	}
+	x, _ := sa.Index()
 	type match struct {
-		t     string
 		score int
+		t     *protocol.Token
 	}
-	var ms []match
-	for _, t := range b {
-		if r, ok := rankA[t.T]; ok {
-			ms = append(ms, match{t.T, r + t.R})
+	var ms [protocol.TokenSetSize]match
+	n := 0
+	for j := range sb {
+		if i := x.Rank(&sb[j]); i >= 0 {
+			// Insertion sort: at most 64 matches, usually a handful.
+			m := match{i + j, &sb[j]}
+			p := n
+			for p > 0 && (ms[p-1].score > m.score || ms[p-1].score == m.score && bytes.Compare(ms[p-1].t[:], m.t[:]) > 0) {
+				ms[p] = ms[p-1]
+				p--
+			}
+			ms[p] = m
+			n++
 		}
 	}
-	sort.Slice(ms, func(i, j int) bool {
-		if ms[i].score != ms[j].score {
-			return ms[i].score < ms[j].score
-		}
-		return ms[i].t < ms[j].t
-	})
-	if len(ms) > k {
-		ms = ms[:k]
+	n = min(n, max(k, 0))
+	var raw [protocol.TokenSetSize * protocol.TokenBytes]byte
+	for i := range n {
+		copy(raw[i*protocol.TokenBytes:], ms[i].t[:])
 	}
-	out := make([]string, len(ms))
-	for i, m := range ms {
-		out[i] = m.t
-	}
-	return out
+	var text [protocol.TokenSetLen]byte
+	enc := base64.RawURLEncoding
+	enc.Encode(text[:], raw[:n*protocol.TokenBytes])
+	return string(text[:enc.EncodedLen(n*protocol.TokenBytes)])
 }
 
 func (st *State) debrief(round string) *Debrief {
@@ -228,18 +244,6 @@ func (st *State) debrief(round string) *Debrief {
 		}
 	}
 	return nil
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // RestoreReveals puts the open round's revealed tokens back into logged

@@ -80,6 +80,6 @@ type SeatHolder interface {
 // (Service.Since), so once a round closes its tokens are gone from the
 // server, log included.
 func ForLog(ev protocol.Event) protocol.Event {
-	ev.Reveal = nil
+	ev.Reveal = ""
 	return ev
 }

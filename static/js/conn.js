@@ -9,7 +9,7 @@
 
 import { order } from './state.js';
 import { Heartbeat } from './heartbeat.js';
-import { CLOSE, PING_EVERY, PING_TIMEOUT, WAKE_TIMEOUT, RETRYABLE, RequestError, backoff } from './wire.js';
+import { CLOSE, PING_EVERY, PING_TIMEOUT, WAKE_TIMEOUT, RETRYABLE, RequestError, backoff, VERSION } from './wire.js';
 
 export { CLOSE, PING_EVERY, PING_TIMEOUT, WAKE_TIMEOUT, RequestError, backoff };
 
@@ -23,7 +23,7 @@ export class Conn {
    * @param {(ev: object) => Promise|void} o.onEvent
    * @param {(w: object) => Promise|void} [o.onReady] after a welcome and its replayed events
    * @param {(status: string) => void} [o.onStatus] "connecting", "open", "offline", "stopped"
-   * @param {(why: string, code?: string) => void} [o.onFatal] "erased", "replaced", "moved", or "auth" with the error code
+   * @param {(why: string, code?: string) => void} [o.onFatal] "erased", "replaced", "moved", "outdated" (the server speaks another protocol version), or "auth" with the error code
    * @param {(err: RequestError) => void} [o.onError] an error frame that answers no request
    * @param {typeof WebSocket} [o.WebSocket] for tests
    * @param {{setTimeout: Function, clearTimeout: Function}} [o.timers] for tests
@@ -63,7 +63,7 @@ export class Conn {
     const ws = this.ws;
     if (ws && bye && this.authed) {
       try {
-        ws.send(JSON.stringify({ v: 1, type: 'bye', id: this.nextID() }));
+        ws.send(JSON.stringify({ v: VERSION, type: 'bye', id: this.nextID() }));
       } catch {
         // The socket is going anyway.
       }
@@ -97,7 +97,7 @@ export class Conn {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       try {
-        this.ws.send(JSON.stringify({ v: 1, ...msg, id }));
+        this.ws.send(JSON.stringify({ v: VERSION, ...msg, id }));
       } catch {
         this.pending.delete(id);
         reject(new RequestError('offline'));
@@ -141,7 +141,7 @@ export class Conn {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.helloID = this.nextID();
-      ws.send(JSON.stringify({ v: 1, ...this.o.hello(this.cursor), id: this.helloID }));
+      ws.send(JSON.stringify({ v: VERSION, ...this.o.hello(this.cursor), id: this.helloID }));
     };
     ws.onmessage = (e) => {
       if (this.ws !== ws) return;
@@ -175,6 +175,15 @@ export class Conn {
       }
       case 'error': {
         const err = new RequestError(f.code, f.message);
+        if (f.code === 'unsupported_version') {
+          // The server speaks another protocol version: every frame of
+          // this app would be refused the same way, so stop rather than
+          // reconnect for ever; the app loads the new shell.
+          this.stop();
+          this.failPending();
+          if (this.o.onFatal) this.enqueue(() => this.o.onFatal('outdated', f.code));
+          break;
+        }
         if (f.id && f.id === this.helloID) {
           this.authError = f.code;
           if (RETRYABLE.has(f.code)) {

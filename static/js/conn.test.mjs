@@ -69,7 +69,7 @@ class FakeClock {
 
 const flush = () => new Promise((r) => setImmediate(r));
 
-const ev = (offset, kind = 'presence', extra = {}) => ({ v: 1, type: 'event', epoch: 'e1', offset, kind, at: 1, ...extra });
+const ev = (offset, kind = 'presence', extra = {}) => ({ v: 2, type: 'event', epoch: 'e1', offset, kind, at: 1, ...extra });
 
 function setup(opts = {}) {
   FakeWS.all = [];
@@ -96,14 +96,14 @@ function setup(opts = {}) {
 function admit(ws, welcome = {}) {
   ws.open();
   const hello = ws.last();
-  ws.recv({ v: 1, type: 'welcome', id: hello.id, room: 'r', seat: 1, epoch: 'e1', offset: 0, ...welcome });
+  ws.recv({ v: 2, type: 'welcome', id: hello.id, room: 'r', seat: 1, epoch: 'e1', offset: 0, ...welcome });
   return hello;
 }
 
 test('resume carries the cursor; a snapshot welcome sets it', async () => {
   const { conn, log, ws } = setup({ cursor: { epoch: 'e1', offset: 7 } });
   const hello = admit(ws(), { offset: 9, snapshot: { paired: true } });
-  assert.deepEqual({ type: hello.type, epoch: hello.epoch, offset: hello.offset, v: hello.v }, { type: 'resume', epoch: 'e1', offset: 7, v: 1 });
+  assert.deepEqual({ type: hello.type, epoch: hello.epoch, offset: hello.offset, v: hello.v }, { type: 'resume', epoch: 'e1', offset: 7, v: 2 });
   await flush();
   assert.deepEqual(conn.cursor, { epoch: 'e1', offset: 9 });
   assert.equal(conn.status, 'open');
@@ -180,7 +180,7 @@ test('an ack resolves only after the events before it were applied', async () =>
   assert.equal(req.type, 'round.open');
   assert.match(req.id, /^r\d+$/);
   ws.recv(ev(1, 'round.opened'));
-  ws.recv({ v: 1, type: 'ack', id: req.id, offset: 1, round: 'R' });
+  ws.recv({ v: 2, type: 'ack', id: req.id, offset: 1, round: 'R' });
   await done;
   assert.deepEqual(order, ['event 1', 'ack R']);
 });
@@ -189,7 +189,7 @@ test('an error answers its request with the code', async () => {
   const { conn, ws } = setup();
   admit(ws(), { snapshot: {} });
   const p = conn.request({ type: 'unpause' });
-  ws().recv({ v: 1, type: 'error', id: ws().last().id, code: 'not_paused', message: 'no' });
+  ws().recv({ v: 2, type: 'error', id: ws().last().id, code: 'not_paused', message: 'no' });
   await assert.rejects(p, (e) => e.code === 'not_paused');
 });
 
@@ -209,7 +209,7 @@ test('a missing pong counts as a dead socket', async () => {
   clock.advance(PING_EVERY);
   const ping = first.last();
   assert.equal(ping.type, 'ping');
-  first.recv({ v: 1, type: 'pong', id: ping.id });
+  first.recv({ v: 2, type: 'pong', id: ping.id });
   clock.advance(PING_EVERY - 1);
   assert.equal(first.closedWith, null, 'a pong keeps the socket');
   clock.advance(1);
@@ -290,18 +290,37 @@ for (const [code, why] of [
 test('close 4002 reports the error code that came before it', async () => {
   const { log, ws } = setup();
   ws().open();
-  ws().recv({ v: 1, type: 'error', id: ws().last().id, code: 'room_full', message: 'full' });
+  ws().recv({ v: 2, type: 'error', id: ws().last().id, code: 'room_full', message: 'full' });
   ws().end(CLOSE.AUTH_FAILED);
   await flush();
   assert.deepEqual(log[log.length - 1], ['fatal', 'auth', 'room_full']);
 });
+
+for (const [name, authed] of [['a hello', false], ['a request', true]]) {
+  test(`${name} refused for its protocol version stops for good: the app is outdated`, async () => {
+    const { conn, clock, log, ws } = setup();
+    const first = ws();
+    if (authed) admit(first, { snapshot: {} });
+    else first.open();
+    if (authed) conn.request({ type: 'pause' }).catch(() => {});
+    first.recv({ v: 2, type: 'error', id: first.last().id, code: 'unsupported_version', message: 'this server speaks protocol version 3' });
+    await flush();
+    assert.deepEqual(log[log.length - 1], ['fatal', 'outdated', 'unsupported_version']);
+    assert.equal(conn.status, 'stopped');
+    assert.notEqual(first.closedWith, null, 'the socket is closed');
+    const count = FakeWS.all.length;
+    clock.advance(60000);
+    conn.wake();
+    assert.equal(FakeWS.all.length, count, 'never reconnects by itself');
+  });
+}
 
 test('a hello refused as unavailable or rate limited is retried', async () => {
   const { clock, ws } = setup();
   for (const code of ['unavailable', 'rate_limited', 'internal']) {
     const first = ws();
     first.open();
-    first.recv({ v: 1, type: 'error', id: first.last().id, code, message: '' });
+    first.recv({ v: 2, type: 'error', id: first.last().id, code, message: '' });
     assert.notEqual(first.closedWith, null, code);
     clock.advance(clock.next());
     assert.notEqual(ws(), first, `retried after ${code}`);

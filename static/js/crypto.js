@@ -7,14 +7,19 @@
 //   keys        HKDF-SHA-256(IKM = secret, salt = empty, info = "softland/v1/{join,match,seal}"), 32 bytes each
 //   joinKey     base64url(join key)            shown to the server once, by the partner
 //   joinKeyHash base64url(SHA-256(join key))   sent by the creator instead
-//   token       base64url(HMAC-SHA-256(match key, UTF-8(round + "/" + concreteId)))
+//   token       the first 16 bytes of HMAC-SHA-256(match key, UTF-8(round + "/" + concreteId)),
+//               kept as base64url (22 characters); a decoy is 16 random bytes
+//   tokens      base64url(token 0 || token 1 || ...): a submission (64 tokens,
+//               position = rank) or a reveal (best first), protocol v2
 //   blob        base64url(nonce(12) || AES-256-GCM(seal key, nonce, plaintext,
 //                         AAD = UTF-8("softland/v1/" + room + "/" + context)))
 //
 // All binary values travel as unpadded base64url.
 
-/** Exactly this many {t, r} entries go in every submission (protocol.TokenSetSize). */
+/** Exactly this many tokens go in every submission (protocol.TokenSetSize). */
 export const TOKEN_SET_SIZE = 64;
+/** Bytes in one token (protocol.TokenBytes). */
+export const TOKEN_BYTES = 16;
 /** The largest sealed blob the server accepts (protocol.MaxBlobLen), in characters. */
 export const MAX_BLOB_LEN = 8192;
 
@@ -112,9 +117,33 @@ export async function deriveKeys(secret) {
   };
 }
 
-/** The match token of concrete suggestion id in round. */
+/** The match token of concrete suggestion id in round: the HMAC's first 16 bytes, in base64url. */
 export async function token(keys, round, id) {
-  return b64u(new Uint8Array(await subtle.sign('HMAC', keys.match, utf8.encode(`${round}/${id}`))));
+  const mac = new Uint8Array(await subtle.sign('HMAC', keys.match, utf8.encode(`${round}/${id}`)));
+  return b64u(mac.subarray(0, TOKEN_BYTES));
+}
+
+/** The wire form of a list of tokens (each base64url of 16 bytes): base64url of their bytes in order. */
+export function encodeTokens(tokens) {
+  const out = new Uint8Array(tokens.length * TOKEN_BYTES);
+  tokens.forEach((t, i) => {
+    const b = unb64u(t);
+    if (b.length !== TOKEN_BYTES) throw new Error('not a token');
+    out.set(b, i * TOKEN_BYTES);
+  });
+  return b64u(out);
+}
+
+/**
+ * The tokens of a list in wire form (a reveal), each as base64url of its 16
+ * bytes, in order; "" is none. Throws on anything but whole tokens.
+ */
+export function decodeTokens(s) {
+  const b = unb64u(s);
+  if (b.length % TOKEN_BYTES !== 0) throw new Error('not a token list');
+  const out = [];
+  for (let i = 0; i < b.length; i += TOKEN_BYTES) out.push(b64u(b.subarray(i, i + TOKEN_BYTES)));
+  return out;
 }
 
 /** Map from token to concrete id for every id in ids, for reading a reveal. */
@@ -123,8 +152,13 @@ export async function tokenMap(keys, round, ids) {
   return new Map(tokens.map((t, i) => [t, ids[i]]));
 }
 
-/** A decoy: 32 random bytes, indistinguishable from a token without the match key. */
+/** A decoy: 16 random bytes, indistinguishable from a token without the match key. */
 export function decoy() {
+  return b64u(randomBytes(TOKEN_BYTES));
+}
+
+/** A join, move or re-pair nonce: 32 random bytes. */
+export function nonce() {
   return b64u(randomBytes(32));
 }
 
@@ -134,16 +168,16 @@ export function decoyPool() {
 }
 
 /**
- * A submission for round, as docs/protocol.md §3.4 says: one token per
- * accepted concrete id, ranked by its place in ids (0 is the most wanted);
- * then the round's decoys, in pool order, up to exactly TOKEN_SET_SIZE
- * entries, taking the remaining ranks n…63 in a fresh random order; all
- * shuffled. The ranks are always a permutation of 0…63, so neither how many
- * wishes there are nor their order shows, and reusing the round's pool means
- * that successive submissions differ only where real tokens and decoys
- * traded places.
+ * A submission for round in wire form, as docs/protocol.md §3.4 says: one
+ * token per accepted concrete id at the position of its rank (0 is the most
+ * wanted); then the round's decoys, taken in pool order up to exactly
+ * TOKEN_SET_SIZE tokens, at the remaining positions n…63 in a fresh random
+ * order. Every submission is 64 tokens, so how many wishes there are does
+ * not show, and reusing the round's pool means that successive submissions
+ * differ only where real tokens and decoys traded places.
  * @param {string[]} ids accepted concrete ids, best first
  * @param {string[]} pool from decoyPool()
+ * @returns {Promise<string>}
  */
 export async function submission(keys, round, ids, pool) {
   const set = [];
@@ -153,7 +187,7 @@ export async function submission(keys, round, ids, pool) {
     const t = await token(keys, round, id);
     if (seen.has(t)) continue;
     seen.add(t);
-    set.push({ t, r: set.length });
+    set.push(t);
   }
   const real = set.length;
   const decoys = [];
@@ -165,9 +199,7 @@ export async function submission(keys, round, ids, pool) {
     }
   }
   while (real + decoys.length < TOKEN_SET_SIZE) decoys.push(decoy());
-  const ranks = shuffle(Array.from({ length: decoys.length }, (_, i) => real + i));
-  decoys.forEach((t, i) => set.push({ t, r: ranks[i] }));
-  return shuffle(set);
+  return encodeTokens([...set, ...shuffle(decoys)]);
 }
 
 function aad(room, context) {

@@ -12,6 +12,8 @@ import {
   deriveKeys,
   token,
   tokenMap,
+  encodeTokens,
+  decodeTokens,
   seal,
   open,
   submission,
@@ -19,6 +21,7 @@ import {
   makeLink,
   parseFragment,
   TOKEN_SET_SIZE,
+  TOKEN_BYTES,
 } from './crypto.js';
 
 const vectorsURL = new URL('../../client/keys/testdata/vectors.json', import.meta.url);
@@ -41,7 +44,31 @@ test('known answers: tokens', { skip }, async () => {
   const keys = await deriveKeys(unb64u(v.secret));
   for (const tv of v.tokens) {
     assert.equal(await token(keys, tv.round, tv.id), tv.token, `${tv.round}/${tv.id}`);
+    assert.deepEqual(unb64u(tv.token), unb64u(tv.hmac).subarray(0, TOKEN_BYTES), 'a token is the HMAC cut to 16 bytes');
   }
+});
+
+test('known answers: a submission in wire form', { skip }, async () => {
+  const keys = await deriveKeys(unb64u(v.secret));
+  const s = v.submission;
+  const real = await Promise.all(s.ids.map((id) => token(keys, s.round, id)));
+  assert.equal(encodeTokens([...real, ...s.decoys]), s.tokens);
+  assert.deepEqual(decodeTokens(s.tokens), [...real, ...s.decoys]);
+  // submission() puts the real tokens first, in order, and the pool's decoys after them.
+  const mine = decodeTokens(await submission(keys, s.round, s.ids, s.decoys));
+  assert.deepEqual(mine.slice(0, s.ids.length), real);
+  assert.deepEqual(new Set(mine.slice(s.ids.length)), new Set(s.decoys));
+});
+
+test('token lists: whole 16-byte tokens in strict base64url only', () => {
+  assert.deepEqual(decodeTokens(''), []);
+  const t = b64u(new Uint8Array(16).fill(7));
+  assert.equal(encodeTokens([t, t]).length, 43);
+  assert.deepEqual(decodeTokens(encodeTokens([t, t])), [t, t]);
+  for (const bad of ['AA', b64u(new Uint8Array(17)), encodeTokens([t]) + '=', '+' + encodeTokens([t]).slice(1)]) {
+    assert.throws(() => decodeTokens(bad), bad);
+  }
+  assert.throws(() => encodeTokens([b64u(new Uint8Array(32))]));
 });
 
 test('known answers: sealed blobs seal and open', { skip }, async () => {
@@ -100,35 +127,31 @@ test('parseFragment accepts only room.secret', () => {
   }
 });
 
-test('a submission is 64 distinct entries whose ranks are a permutation of 0…63', async () => {
+test('a submission is 64 distinct tokens, each at the position of its rank', async () => {
   const keys = await deriveKeys(new Uint8Array(32).fill(3));
   const round = '0a9b8c7d-6e5f-4a3b-9c2d-1e0f2a3b4c5d';
   const ids = ['water', 'hold@2', 'cuddle'];
   const pool = decoyPool();
-  const set = await submission(keys, round, ids, pool);
+  const wire = await submission(keys, round, ids, pool);
+  assert.equal(wire.length, 1366);
+  const set = decodeTokens(wire);
   assert.equal(set.length, TOKEN_SET_SIZE);
-  assert.equal(new Set(set.map((e) => e.t)).size, TOKEN_SET_SIZE);
-  assert.deepEqual(
-    set.map((e) => e.r).sort((a, b) => a - b),
-    Array.from({ length: 64 }, (_, i) => i),
-  );
-  const byToken = new Map(set.map((e) => [e.t, e.r]));
-  for (const [i, id] of ids.entries()) {
-    assert.equal(byToken.get(await token(keys, round, id)), i, id);
-  }
-  for (const e of set) assert.equal(unb64u(e.t).length, 32);
-  // Decoys come from the round's pool, in order: the first 61 of it here.
-  assert.deepEqual(new Set(set.filter((e) => e.r >= 3).map((e) => e.t)), new Set(pool.slice(0, 61)));
+  assert.equal(new Set(set).size, TOKEN_SET_SIZE);
+  for (const [i, id] of ids.entries()) assert.equal(set[i], await token(keys, round, id), id);
+  for (const t of pool) assert.equal(unb64u(t).length, TOKEN_BYTES);
+  // Decoys come from the round's pool, in order: the first 61 of it here,
+  // at the other positions.
+  assert.deepEqual(new Set(set.slice(3)), new Set(pool.slice(0, 61)));
   // Resubmitting reuses the round's decoys: only real tokens change.
-  const again = await submission(keys, round, ['water'], pool);
-  assert.deepEqual(new Set(again.filter((e) => e.r >= 1).map((e) => e.t)), new Set(pool.slice(0, 63)));
-  // No wish at all is 64 decoys ranked 0…63.
-  const none = await submission(keys, round, [], pool);
-  assert.deepEqual(new Set(none.map((e) => e.t)), new Set(pool));
-  assert.deepEqual(
-    none.map((e) => e.r).sort((a, b) => a - b),
-    Array.from({ length: 64 }, (_, i) => i),
-  );
+  const again = decodeTokens(await submission(keys, round, ['water'], pool));
+  assert.deepEqual(new Set(again.slice(1)), new Set(pool.slice(0, 63)));
+  // The decoys take their positions in a fresh order each time.
+  const orders = new Set();
+  for (let i = 0; i < 5; i++) orders.add(await submission(keys, round, ['water'], pool));
+  assert.ok(orders.size > 1, 'decoys always in the same positions');
+  // No wish at all is 64 decoys.
+  const none = decodeTokens(await submission(keys, round, [], pool));
+  assert.deepEqual(new Set(none), new Set(pool));
 });
 
 test('tokenMap reads a reveal back', async () => {

@@ -5,7 +5,7 @@
 // "online" for its partner: the server shows a seat unreachable after 25 s
 // without a message (protocol §8).
 
-import { PING_EVERY, PING_TIMEOUT } from './wire.js';
+import { PING_EVERY, PING_TIMEOUT, VERSION } from './wire.js';
 
 export class Heartbeat {
   /** @param {import('./conn.js').Conn} conn */
@@ -42,7 +42,7 @@ export class Heartbeat {
       if (c.ws === ws) c.reconnectNow();
     }, timeout);
     try {
-      ws.send(JSON.stringify({ v: 1, type: 'ping', id }));
+      ws.send(JSON.stringify({ v: VERSION, type: 'ping', id }));
     } catch {
       c.reconnectNow();
     }

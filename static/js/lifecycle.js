@@ -72,10 +72,10 @@ export async function startJoin(app, join) {
   // lost on the way (protocol: join, move); it is kept with the room until
   // the welcome comes.
   const room = join.replace
-    ? { room: join.room, secret: join.secret, mode: 'replace', code: join.replace, nonce: C.decoy() }
+    ? { room: join.room, secret: join.secret, mode: 'replace', code: join.replace, nonce: C.nonce() }
     : join.move
-      ? { room: join.room, secret: join.secret, mode: 'move', code: join.move, nonce: C.decoy() }
-      : { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.decoy() };
+      ? { room: join.room, secret: join.secret, mode: 'move', code: join.move, nonce: C.nonce() }
+      : { room: join.room, secret: join.secret, seat: 2, mode: 'join', nonce: C.nonce() };
   app.intents.setRoom(room);
   await enterRoom(app, room);
 }
@@ -110,6 +110,7 @@ function forgetPush(app) {
 /** The connection ended for good. */
 export function fatal(app, why, code) {
   if (why === 'erased') return wipe(app, 'erased');
+  if (why === 'outdated') return outdated(app);
   if (why === 'replaced') return notice(app, 'replaced');
   // This seat lives on another device now: moved there, or given to a new
   // phone by the partner (this phone was reported lost).
@@ -133,6 +134,39 @@ export function fatal(app, why, code) {
   }
 }
 
+/** sessionStorage key: when this tab last reloaded for a protocol version. */
+const OUTDATED_KEY = 'softland-outdated-at';
+
+/**
+ * The server speaks another protocol version than this app: the app shell
+ * is from before a release (a tab left open, a copy from the service
+ * worker's cache while offline). Loading the page again gets the new shell
+ * (sw.js answers from the network first), after asking the service worker
+ * to update itself too. The room, the secret and the taps stay in storage;
+ * nothing is wiped. At most once a minute: if the new page is refused as
+ * well (the server is older than the app, in the middle of a release), it
+ * shows the "outdated" notice, whose button reloads, rather than reloading
+ * in a loop.
+ */
+export function outdated(app, now = Date.now()) {
+  let last = 0;
+  try {
+    last = Number(sessionStorage.getItem(OUTDATED_KEY)) || 0;
+  } catch {
+    // Unreadable: setItem fails below too, and the notice shows.
+  }
+  if (now - last < 60000) return notice(app, 'outdated');
+  try {
+    sessionStorage.setItem(OUTDATED_KEY, String(now));
+  } catch {
+    return notice(app, 'outdated'); // cannot remember the reload: do not risk a loop
+  }
+  const sw = 'serviceWorker' in navigator ? navigator.serviceWorker.getRegistration() : Promise.resolve(null);
+  sw.then((r) => r && r.update())
+    .catch(() => {})
+    .finally(() => location.reload());
+}
+
 export function notice(app, kind) {
   app.ui.notice = kind;
   app.go('notice', true);
@@ -147,6 +181,7 @@ export async function noticePrimary(app) {
       app.session.connect();
       return;
     case 'offline':
+    case 'outdated':
       location.reload();
       return;
     case 'switch': {

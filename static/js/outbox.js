@@ -96,10 +96,11 @@ export function atLimit(sent, round) {
 
 /**
  * The round's decoys: the stored ones when they belong to round, else a new
- * pool from fresh() — which the caller must store before submitting.
+ * pool from fresh() — which the caller must store before submitting. A pool
+ * of 32-byte decoys (protocol v1, stored before an update) is not reused.
  */
 export function decoysFor(stored, round, fresh) {
-  if (stored && stored.round === round && Array.isArray(stored.pool)) return stored;
+  if (stored && stored.round === round && Array.isArray(stored.pool) && stored.pool.every((d) => typeof d === 'string' && d.length === 22)) return stored;
   return { round, pool: fresh() };
 }
 

@@ -143,7 +143,7 @@ export class Session {
     if (r.mode === 'replace') return { type: 'replace', room: r.room, code: r.code, joinKey: this.keys.joinKey, nonce: r.nonce };
     if (r.mode === 'join') {
       if (!r.nonce) {
-        r.nonce = C.decoy(); // a room saved before nonces existed
+        r.nonce = C.nonce(); // a room saved before nonces existed
         this.intents.setRoom(r);
       }
       return { type: 'join', room: r.room, joinKey: this.keys.joinKey, nonce: r.nonce };
@@ -306,7 +306,7 @@ export class Session {
         this.tokenMaps.clear();
         this.tokenMaps.set(r.round, m);
       }
-      o.reveal = r.reveal.map((tok) => m.get(tok)).filter(Boolean);
+      o.reveal = revealed(r.reveal).map((tok) => m.get(tok)).filter(Boolean);
     }
     this.opened = o;
   }
@@ -314,5 +314,19 @@ export class Session {
   /** Seals v for context in this room. */
   seal(context, v) {
     return C.sealJSON(this.keys, this.room.room, context, v);
+  }
+}
+
+/**
+ * The revealed tokens of a mirrored round, each as base64url of 16 bytes. A
+ * mirror saved before protocol v2 holds a list of 32-byte tokens: their
+ * first 16 bytes are the v2 tokens. Anything unreadable reveals nothing.
+ */
+function revealed(reveal) {
+  try {
+    if (Array.isArray(reveal)) return reveal.map((t) => C.b64u(C.unb64u(t).subarray(0, C.TOKEN_BYTES)));
+    return C.decodeTokens(reveal || '');
+  } catch {
+    return [];
   }
 }

@@ -14,7 +14,7 @@ export function emptyState() {
     paired: false,
     presence: ['away', 'away'],
     paused: [false, false],
-    round: null, // {round, by, closesAt, submitted: [bool, bool], reveal: [token], rev}
+    round: null, // {round, by, closesAt, submitted: [bool, bool], reveal: tokens in wire form, rev}
     settings: null, // {seat, blob}
     announce: [null, null], // latest sealed announcement per seat: {seat, blob}
     debriefs: [], // [{round, until, submitted: [bool, bool], released: [blob, blob] | null}]
@@ -60,7 +60,7 @@ export function fromSnapshot(s, offset = 0) {
       by: s.round.by,
       closesAt: s.round.closesAt,
       submitted: [...s.round.submitted],
-      reveal: [...(s.round.reveal || [])],
+      reveal: s.round.reveal || '',
       rev: s.round.rev || 0,
     };
   }
@@ -97,7 +97,7 @@ export function applyEvent(prev, ev) {
       st.presence[i] = ev.presence;
       break;
     case 'round.opened':
-      st.round = { round: ev.round, by: ev.seat, closesAt: ev.closesAt, submitted: [false, false], reveal: [], rev: 0 };
+      st.round = { round: ev.round, by: ev.seat, closesAt: ev.closesAt, submitted: [false, false], reveal: '', rev: 0 };
       if (!debrief(ev.round)) {
         st.debriefs.push({ round: ev.round, until: ev.until, submitted: [false, false], released: null });
         st.debriefs = st.debriefs.slice(-MAX_DEBRIEFS);
@@ -108,7 +108,7 @@ export function applyEvent(prev, ev) {
       break;
     case 'round.revealed':
       if (st.round && st.round.round === ev.round) {
-        st.round.reveal = [...(ev.reveal || [])];
+        st.round.reveal = ev.reveal || '';
         st.round.rev = ev.rev;
         st.at.reveal = ev.offset || 0;
       }

@@ -12,14 +12,14 @@ test('a snapshot replaces the state', () => {
     paired: true,
     presence: ['online', 'reconnecting'],
     paused: [false, true],
-    round: { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: ['t1'], rev: 1 },
+    round: { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: 'AAAA', rev: 1 },
     settings: { seat: 1, blob: 'b' },
     announce: [null, { seat: 2, blob: 'a' }],
     debriefs: [{ round: R, until: 99, submitted: [false, false] }],
   });
   assert.equal(st.paired, true);
   assert.deepEqual(st.paused, [false, true]);
-  assert.deepEqual(st.round, { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: ['t1'], rev: 1 });
+  assert.deepEqual(st.round, { round: R, by: 2, closesAt: 9, submitted: [true, false], reveal: 'AAAA', rev: 1 });
   assert.deepEqual(st.debriefs, [{ round: R, until: 99, submitted: [false, false], released: null }]);
   assert.deepEqual(fromSnapshot({ debriefs: [], announce: [null, null] }).round, null);
 });
@@ -30,7 +30,7 @@ test('events change the state and leave the old one alone', () => {
     { kind: 'paired', seat: 2 },
     { kind: 'round.opened', seat: 1, round: R, closesAt: 5, until: 50 },
     { kind: 'round.submitted', seat: 2, round: R },
-    { kind: 'round.revealed', round: R, reveal: ['a', 'b'], rev: 1 },
+    { kind: 'round.revealed', round: R, reveal: 'ab', rev: 1 },
     { kind: 'paused', seat: 2 },
     { kind: 'announced', seat: 1, blob: 'x' },
     { kind: 'settings', seat: 2, blob: 's' },
@@ -43,7 +43,7 @@ test('events change the state and leave the old one alone', () => {
   assert.equal(st.paired, true);
   assert.deepEqual(st.presence, ['away', 'online']);
   assert.deepEqual(st.round.submitted, [false, true]);
-  assert.deepEqual(st.round.reveal, ['a', 'b']);
+  assert.equal(st.round.reveal, 'ab');
   assert.deepEqual(st.paused, [false, true]);
   assert.deepEqual(st.announce[0], { seat: 1, blob: 'x' });
   assert.deepEqual(st.settings, { seat: 2, blob: 's' });
@@ -51,7 +51,7 @@ test('events change the state and leave the old one alone', () => {
   assert.equal(first.paired, true);
 
   st = applyEvent(st, { kind: 'round.revealed', round: R, rev: 2 }); // nothing matched: no reveal field
-  assert.deepEqual(st.round.reveal, []);
+  assert.equal(st.round.reveal, '');
   st = applyEvent(st, { kind: 'unpaused', seat: 2 });
   st = applyEvent(st, { kind: 'presence', seat: 2, presence: 'away' });
   st = applyEvent(st, { kind: 'round.closed', round: R, reason: 'closed', seat: 1, until: 60 });

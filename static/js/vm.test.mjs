@@ -89,7 +89,7 @@ test('an offline reload says offline, not connecting; a first connection says co
 });
 
 test('suggestions shown while offline are marked as maybe out of date', () => {
-  const round = { round: R, by: 1, closesAt: 0, submitted: [true, true], reveal: ['t'], rev: 1 };
+  const round = { round: R, by: 1, closesAt: 0, submitted: [true, true], reveal: 'AAAAAAAAAAAAAAAAAAAAAA', rev: 1 };
   const opened = { shared: null, announce: [null, null], released: {}, reveal: ['water'] };
   const online = vm.checkin(ctx({ st: { round }, rest: { opened } }));
   assert.equal(online.stale, false);
@@ -101,7 +101,7 @@ test('suggestions shown while offline are marked as maybe out of date', () => {
 test('a reveal the partner phone has not confirmed says so', () => {
   let st = { ...emptyState(), paired: true, presence: ['online', 'online'] };
   st = applyEvent(st, ev(3, { kind: 'round.opened', seat: 1, round: R, closesAt: 1, until: 2 }));
-  st = applyEvent(st, ev(4, { kind: 'round.revealed', round: R, reveal: ['t'], rev: 1 }));
+  st = applyEvent(st, ev(4, { kind: 'round.revealed', round: R, reveal: 'AAAAAAAAAAAAAAAAAAAAAA', rev: 1 }));
   const opened = { shared: null, announce: [null, null], released: {}, reveal: ['water'] };
   const v = vm.checkin({ ...ctx({ rest: { opened } }), st });
   assert.equal(v.state, 'revealed');
@@ -118,7 +118,7 @@ test('the off-limits reminder is behind a tap: given to the screen, never in the
 });
 
 test('the folded dock sums up in one line', () => {
-  const round = { round: R, by: 1, closesAt: 0, submitted: [true, true], reveal: ['a', 'b'], rev: 1 };
+  const round = { round: R, by: 1, closesAt: 0, submitted: [true, true], reveal: 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', rev: 1 };
   const opened = { shared: null, announce: [null, null], released: {}, reveal: ['water', 'blanket'] };
   const v = vm.checkin(ctx({ st: { round }, rest: { opened } }));
   assert.equal(v.list.length, 2);

@@ -3,6 +3,13 @@
 // reconnect backoff. Kept apart from conn.js so the connection reads as
 // behaviour only.
 
+/**
+ * The protocol version every frame carries (protocol.Version). A server
+ * that speaks another one answers unsupported_version: this app is out of
+ * date, and only loading the new app shell helps (lifecycle.outdated).
+ */
+export const VERSION = 2;
+
 /** Close codes beyond RFC 6455's (server/protocol). */
 export const CLOSE = {
   NORMAL: 1000,

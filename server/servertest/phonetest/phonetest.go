@@ -441,29 +441,77 @@ func OpenRound(t testing.TB, p, other *Phone) string {
 	return f.Round
 }
 
-// Tokens builds a full submission: the given tokens at ranks 0, 1, ...
-// followed by random decoys, ts[len(real):].
-func Tokens(real ...string) []protocol.Token {
-	ts := make([]protocol.Token, 0, protocol.TokenSetSize)
+// Tokens builds a full submission in wire form: the given tokens (each
+// spelled as Tok spells them) at ranks 0, 1, ... followed by random decoys.
+func Tokens(real ...string) string {
+	return protocol.EncodeTokens(TokenSet(real...))
+}
+
+// TokenSet is Tokens before encoding: real at ranks 0, 1, ..., then random
+// decoys.
+func TokenSet(real ...string) []protocol.Token {
+	ts := make([]protocol.Token, protocol.TokenSetSize)
 	for i, t := range real {
-		ts = append(ts, protocol.Token{T: t, R: i})
+		ts[i] = tokenOf(t)
 	}
-	for len(ts) < protocol.TokenSetSize {
-		_, d := NewKey()
-		ts = append(ts, protocol.Token{T: d, R: len(ts)})
+	for i := len(real); i < len(ts); i++ {
+		rand.Read(ts[i][:])
 	}
 	return ts
 }
 
-// Tok returns a fixed token for a name, the same in every run, so tests
-// can name the needs they match.
-func Tok(name string) string {
-	s := sha256.Sum256([]byte("token " + name))
-	return base64.RawURLEncoding.EncodeToString(s[:])
+// tokenOf reads one token as Tok spells it; anything else is a test's bug.
+func tokenOf(t string) protocol.Token {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(t)
+	if err != nil || len(b) != protocol.TokenBytes {
+		panic("phonetest: not a token: " + t)
+	}
+	return protocol.Token(b)
 }
 
-// Submit sends ts as the phone's answer in round and returns the request id.
-func (p *Phone) Submit(round string, ts []protocol.Token) string {
+// Tok returns a fixed token for a name, the same in every run, so tests
+// can name the needs they match: 16 bytes in unpadded base64url.
+func Tok(name string) string {
+	s := sha256.Sum256([]byte("token " + name))
+	return base64.RawURLEncoding.EncodeToString(s[:protocol.TokenBytes])
+}
+
+// Revealed splits a reveal in wire form into its tokens, each spelled as
+// Tok spells them; nil for none, and for anything that is not a reveal.
+func Revealed(reveal string) []string {
+	ts, err := protocol.DecodeTokens(reveal)
+	if err != nil {
+		return []string{"not a reveal"}
+	}
+	var out []string
+	for _, t := range ts {
+		out = append(out, base64.RawURLEncoding.EncodeToString(t[:]))
+	}
+	return out
+}
+
+// TextForms returns the texts a token leaves in any unpadded base64url
+// string that holds its bytes (a submission, a reveal): a token at byte
+// offset o of the list starts at bit 8o, which is 0, 8 or 16 bits past a
+// character boundary, so one of these three runs of characters, each
+// decided by the token's bits alone, appears in the text. Searching a
+// store or a log for them finds the token wherever the list put it.
+func TextForms(token string) []string {
+	t := tokenOf(token)
+	var out []string
+	for shift := range 3 {
+		b := append(make([]byte, shift), t[:]...)
+		s := base64.RawURLEncoding.EncodeToString(b)
+		first := (8*shift + 5) / 6       // the first character wholly inside the token
+		last := (8*shift + 8*len(t)) / 6 // one past the last
+		out = append(out, s[first:last])
+	}
+	return out
+}
+
+// Submit sends ts (wire form, see Tokens) as the phone's answer in round
+// and returns the request id.
+func (p *Phone) Submit(round string, ts string) string {
 	p.t.Helper()
 	return p.Send(&protocol.Submit{Header: protocol.Header{Type: protocol.TypeSubmit}, Round: round, Tokens: ts})
 }

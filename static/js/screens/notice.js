@@ -12,6 +12,7 @@ export const NOTICES = {
   gone: { primary: 'startAgain' },
   badlink: { primary: 'startAgain' },
   offline: { primary: 'tryAgain' },
+  outdated: { primary: 'tryAgain' },
   replaced: { primary: 'useHere' },
   moved: { primary: 'startAgain' },
   moveused: { primary: 'startAgain' },

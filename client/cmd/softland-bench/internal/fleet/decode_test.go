@@ -79,11 +79,7 @@ func revealEvent() *protocol.Event {
 	return &protocol.Event{
 		Epoch: "b2248bb3aaf2299d", Offset: 7, Kind: protocol.KindRoundRevealed, At: 1778281590054,
 		Round: "d1ed06ef-b374-4dfc-8920-37fe76a9227d", Rev: 1,
-		Reveal: []string{
-			"Q4pEBJavtSGtzOHrenNca-mvvln7OIkC8f3RpXRvgwA",
-			"yRZfArgou-8CMp8P_u1CH0Ff-Ud0Fovx017OMml0raM",
-			"UlKGSJVtUKCIkHL4RZMhO8dF7Yn5Mvm7V0Yzt4ZRhfQ",
-		},
+		Reveal: "Q4pEBJavtSGtzOHrenNca-mvvln7OIkC8f3RpXRvgwDJFl8CuCi77wIynw_-7UIf",
 	}
 }
 

@@ -8,7 +8,6 @@ package fleet
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,7 +107,7 @@ type note struct {
 	kind   uint8
 	round  string // event's or ack's round; the room on a welcome
 	code   string // error code, or why the socket ended
-	reveal []string
+	reveal string
 }
 
 // Config is the workload of one Fleet: pairs First..First+Pairs-1 of
@@ -356,7 +355,7 @@ type want struct {
 	at      [2][kindCount]int64
 	seen    [2][kindCount]uint8
 	hash    [2]uint64
-	reveal  [2][]string
+	reveal  [2]string
 	round   string // from the answer
 	failure string
 }
@@ -719,7 +718,7 @@ func (p *pair) round(ctx context.Context, r int, due, cutoff time.Time) bool {
 		p.mismatched++
 		p.f.noteErr("reveal frames differ between the phones")
 	}
-	if p.f.cfg.Wire == WireSoftland && (!slices.Equal(w.reveal[0], expect) || !slices.Equal(w.reveal[1], expect)) {
+	if p.f.cfg.Wire == WireSoftland && (w.reveal[0] != expect || w.reveal[1] != expect) {
 		p.wrong++
 		p.f.noteErr("reveal is not the expected mutual top K")
 	}
@@ -748,50 +747,55 @@ func (p *pair) round(ctx context.Context, r int, due, cutoff time.Time) bool {
 // the reveal is cut and its order matters.
 const sharedTokens = 6
 
-// tokens makes both seats' submissions for a round, the way a phone does
-// (§3.4): real entries ranked 0..n-1, decoys the remaining ranks in random
-// order, everything shuffled. It returns the reveal the server must send:
-// the shared tokens by rank sum, ties by token text, cut to K.
-func (p *pair) tokens() ([2][]protocol.Token, []string) {
-	shared := make([]string, sharedTokens)
+// tokens makes both seats' submissions for a round in wire form, the way a
+// phone does (§3.4): real tokens at positions 0..n-1 by preference, random
+// decoys at the rest. It returns the reveal the server must send, in wire
+// form: the shared tokens by rank sum, ties by their bytes, cut to K.
+func (p *pair) tokens() ([2]string, string) {
+	var shared [sharedTokens]protocol.Token
 	for i := range shared {
 		shared[i] = p.randToken()
 	}
-	var subs [2][]protocol.Token
-	var ranks [2]map[string]int
+	var subs [2]string
+	var ranks [2][sharedTokens]int
 	for seat := range 2 {
-		set := make([]protocol.Token, 0, protocol.TokenSetSize)
-		ranks[seat] = make(map[string]int, sharedTokens)
+		var set [protocol.TokenSetSize]protocol.Token
 		for i, r := range p.rng.Perm(sharedTokens) {
-			set = append(set, protocol.Token{T: shared[i], R: r})
-			ranks[seat][shared[i]] = r
+			set[r] = shared[i]
+			ranks[seat][i] = r
 		}
-		for _, r := range p.rng.Perm(protocol.TokenSetSize - sharedTokens) {
-			set = append(set, protocol.Token{T: p.randToken(), R: sharedTokens + r})
+		for i := sharedTokens; i < len(set); i++ {
+			set[i] = p.randToken()
 		}
-		p.rng.Shuffle(len(set), func(i, j int) { set[i], set[j] = set[j], set[i] })
-		subs[seat] = set
+		subs[seat] = protocol.EncodeTokens(set[:])
 	}
-	expect := slices.Clone(shared)
-	slices.SortFunc(expect, func(a, b string) int {
+	order := make([]int, sharedTokens)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int {
 		sa, sb := ranks[0][a]+ranks[1][a], ranks[0][b]+ranks[1][b]
 		if sa != sb {
 			return sa - sb
 		}
-		return strings.Compare(a, b)
+		return bytes.Compare(shared[a][:], shared[b][:])
 	})
-	return subs, expect[:min(len(expect), p.f.cfg.RevealSize)]
+	expect := make([]protocol.Token, 0, sharedTokens)
+	for _, i := range order[:min(len(order), p.f.cfg.RevealSize)] {
+		expect = append(expect, shared[i])
+	}
+	return subs, protocol.EncodeTokens(expect)
 }
 
-func (p *pair) randToken() string {
-	var b [32]byte
-	for i := 0; i < 32; i += 8 {
+func (p *pair) randToken() protocol.Token {
+	var t protocol.Token
+	for i := 0; i < len(t); i += 8 {
 		v := p.rng.Uint64()
 		for j := range 8 {
-			b[i+j] = byte(v >> (8 * j))
+			t[i+j] = byte(v >> (8 * j))
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return t
 }
 
 // fakeUUID is a round id for the floor, which has no rounds of its own.
