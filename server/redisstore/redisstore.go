@@ -25,16 +25,26 @@
 // release debriefs together, ...) is written once, in Go, in package room, and
 // the memory store and this store run the very same code. Rewriting each step
 // in Lua would mean two implementations that must never drift. Instead Update
-// is optimistic: it reads the state, runs the room's update function on a
+// is optimistic: it takes the state, runs the room's update function on a
 // private copy in Go, and commits with one Lua script that writes only if the
-// stored Version is still the one it read. The script saves the new state,
-// appends the events to the log, refreshes the TTLs and publishes the
-// wake-up, all atomically; when another writer won the race, Update reads
-// again and reruns the function (room.Store allows that), with a small
-// jittered backoff and a bounded number of attempts. So every step of the room
-// logic is atomic in Redis exactly as it is under the memory store's lock, and
-// the logic stays in one place. A room has few writers (two phones and
-// their housekeeping), so conflicts are rare and cheap.
+// stored Version is still the one it started from. The script saves the new
+// state, appends the events to the log, refreshes the TTLs and publishes the
+// wake-up, all atomically; when another writer won the race, it answers with
+// the state as stored, and Update reruns the function on that (room.Store
+// allows that), with a small jittered backoff and a bounded number of
+// attempts. So every step of the room logic is atomic in Redis exactly as it
+// is under the memory store's lock, and the logic stays in one place; the
+// script checks versions, never rules. A room has few writers (two phones
+// and their housekeeping), so conflicts are rare and cheap.
+//
+// Where the state comes from decides the cost. A room with a phone
+// connected here is watched (Subscribe), and its latest state is cached with
+// its subscribers, so Update goes straight to the commit: one round trip.
+// Otherwise, or when the cache was behind, it is two (a read, or the failed
+// commit that brings the state, then the commit); the version check keeps a
+// stale cache from ever committing. Storing the token sets in their own keys,
+// or intersecting them in Redis (sorted sets), would shrink what a commit
+// sends but not the round trips, and would put part of the rules in Lua.
 //
 // A commit is sent at most once: go-redis does not retry it. A commit whose
 // answer is lost may have landed, and sent again it would look like a lost
@@ -303,7 +313,7 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 local v = string.match(cur, '^{"id":"[^"]*","epoch":"[^"]*","version":(%d+)[,}]')
 if v then v = tonumber(v) else v = cjson.decode(cur)['version'] end
-if v ~= tonumber(ARGV[1]) then return 0 end
+if v ~= tonumber(ARGV[1]) then return cur end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 for i = 7, #ARGV, 2 do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[i], 'e', ARGV[i+1])
@@ -368,7 +378,7 @@ func (s *Store) ttl() int64 { return s.opt.IdleTTL.Milliseconds() }
 
 // Load implements room.Store.
 func (s *Store) Load(ctx context.Context, id string) (*room.State, error) {
-	st, _, err := s.get(ctx, id)
+	st, err := s.get(ctx, id)
 	if err != nil {
 		return nil, wrap("load", err)
 	}
@@ -376,25 +386,31 @@ func (s *Store) Load(ctx context.Context, id string) (*room.State, error) {
 }
 
 // get reads and decodes a room's state.
-func (s *Store) get(ctx context.Context, id string) (*room.State, []byte, error) {
+func (s *Store) get(ctx context.Context, id string) (*room.State, error) {
 	if !validID(id) {
-		return nil, nil, room.ErrNotFound
+		return nil, room.ErrNotFound
 	}
 	b, err := s.client.Get(ctx, stateKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, nil, room.ErrNotFound
+		return nil, room.ErrNotFound
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	return s.decode(id, b)
+}
+
+// decode decodes a stored state of room id, sparing the work when b is the
+// encoding this store last saw of it (cached).
+func (s *Store) decode(id string, b []byte) (*room.State, error) {
 	if st := s.cached(id, b); st != nil {
-		return st, b, nil
+		return st, nil
 	}
 	st, err := decodeState(b)
 	if err == nil {
 		s.remember(id, b, st)
 	}
-	return st, b, err
+	return st, err
 }
 
 // decodeState decodes a stored state with json v2, which decodes it about
@@ -423,12 +439,34 @@ func (s *Store) cached(id string, b []byte) *room.State {
 	return nil
 }
 
-// remember keeps a copy of st, encoded as b, for cached.
+// latest returns the newest state of the room this store has seen, or nil
+// when it keeps none (nobody here subscribes to the room). It may be stale:
+// another instance may have committed since. It is shared, so the caller
+// must not change it.
+func (s *Store) latest(id string) *room.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[id]; g != nil {
+		return g.state
+	}
+	return nil
+}
+
+// remember keeps a copy of st, encoded as b, for cached and latest.
 func (s *Store) remember(id string, b []byte, st *room.State) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g := s.groups[id]; g != nil {
-		g.raw, g.state = b, st.Clone()
+		keepLocked(g, b, st.Clone())
+	}
+}
+
+// keepLocked makes st, encoded as b, g's cached state unless g already
+// holds a newer one: a read that overtook a commit must not set the cache
+// back. (Versions only grow, and one version is one content.)
+func keepLocked(g *group, b []byte, st *room.State) {
+	if g.state == nil || st.Version >= g.state.Version {
+		g.raw, g.state = b, st
 	}
 }
 
@@ -440,23 +478,45 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
-// Update implements room.Store. fn runs on a fresh copy of the stored state
+// Update implements room.Store. fn runs on a fresh copy of the room's state
 // on every attempt; see the package comment for why.
+//
+// The common path is one round trip. When this store watches the room (a
+// phone of it is connected here), it keeps the room's latest state, and
+// Update runs fn on that and goes straight to the compare-and-set. The cache
+// may be stale (the partner's instance committed since): then the script
+// finds another version, commits nothing and answers with the state as
+// stored, which the next attempt runs on without reading it again. So a
+// stale cache costs the two round trips a read and a commit cost, and can
+// never commit over a newer state. Only a commit is checked that way: when fn
+// refuses, or finds nothing to change, on the cached state, that verdict may
+// rest on a stale state, so Update reads the room and asks fn again.
 func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]protocol.Event, error)) (*room.State, []protocol.Event, error) {
+	if !validID(id) {
+		return nil, nil, room.ErrNotFound
+	}
+	cur := s.latest(id)
+	cached := cur != nil
 	for attempt := 0; ; attempt++ {
-		cur, _, err := s.get(ctx, id)
-		if err != nil {
-			return nil, nil, wrap("update", err)
+		if cur == nil {
+			var err error
+			if cur, err = s.get(ctx, id); err != nil {
+				return nil, nil, wrap("update", err)
+			}
 		}
 		next := cur.Clone()
 		evs, err := fn(next)
+		if err != nil && cached {
+			cur, cached = nil, false // confirm the verdict on the stored state
+			continue
+		}
 		if err == room.ErrUnchanged {
 			return cur, nil, nil
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		raw, err := s.commit(ctx, cur, next, evs)
+		raw, stored, err := s.commit(ctx, cur, next, evs)
 		if err != nil {
 			return nil, nil, wrap("update", err)
 		}
@@ -464,8 +524,16 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 			s.committed(id, raw, next, cur.Offset, evs)
 			return next, evs, nil
 		}
+		if cur, err = s.decode(id, stored); err != nil {
+			return nil, nil, wrap("update", err)
+		}
 		if attempt+1 >= maxAttempts {
 			return nil, nil, fmt.Errorf("redisstore: update: still racing other writers after %d attempts", maxAttempts)
+		}
+		if cached {
+			// Not a race, most likely: the cache was behind. Retry at once.
+			cached = false
+			continue
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return nil, nil, wrap("update", err)
@@ -489,34 +557,35 @@ func (s *Store) committed(id string, raw []byte, next *room.State, after uint64,
 	if g == nil {
 		return
 	}
-	g.raw, g.state = raw, next.Clone()
+	keepLocked(g, raw, next.Clone())
 	if len(evs) > 0 && g.known && g.last == after {
 		deliverLocked(g, evs, false)
 	}
 }
 
-// commit runs the compare-and-set script. It returns the state as stored,
-// or nil when another writer changed the room since cur was read.
-func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) ([]byte, error) {
+// commit runs the compare-and-set script. It returns the state as stored
+// when it committed; when another writer changed the room since cur, it
+// returns nil and the state Redis holds instead.
+func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) (committed, stored []byte, err error) {
 	// The log must stay a run of consecutive offsets ending at the state's.
 	off := cur.Offset
 	for _, ev := range evs {
 		if ev.Offset != off+1 {
-			return nil, errors.New("events do not continue the room's offsets")
+			return nil, nil, errors.New("events do not continue the room's offsets")
 		}
 		off = ev.Offset
 	}
 	if next.Offset != off {
-		return nil, errors.New("state offset does not match its events")
+		return nil, nil, errors.New("state offset does not match its events")
 	}
 	next.Version = cur.Version + 1
 	b, err := json.Marshal(next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wake, err := json.Marshal(evs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args := make([]any, 0, 6+2*len(evs))
 	args = append(args, cur.Version, b, s.ttl(), s.opt.LogSize, wakeChannel(next.ID), wake)
@@ -524,21 +593,24 @@ func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protoco
 		logged := room.ForLog(ev)
 		e, err := json.Marshal(&logged)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		args = append(args, strconv.FormatUint(ev.Offset, 10)+"-1", e)
 	}
-	n, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Int()
-	switch {
-	case err != nil:
-		return nil, err
-	case n < 0:
-		return nil, room.ErrNotFound
+	res, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Result()
+	if err != nil {
+		return nil, nil, err
 	}
-	if n != 1 {
-		return nil, nil
+	switch r := res.(type) {
+	case int64:
+		if r == 1 {
+			return b, nil, nil
+		}
+		return nil, nil, room.ErrNotFound
+	case string:
+		return nil, []byte(r), nil
 	}
-	return b, nil
+	return nil, nil, fmt.Errorf("commit script answered %T", res)
 }
 
 // backoff returns a random wait before attempt+1, growing with attempt.

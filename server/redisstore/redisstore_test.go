@@ -804,3 +804,97 @@ func TestStateCacheFollowsOtherWriters(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleCacheVerdictsAreChecked: an update function that refuses, or
+// finds nothing to change, on the state this store cached is asked again on
+// the stored state, which another instance changed meanwhile; only a commit
+// is checked by the script itself.
+func TestStaleCacheVerdictsAreChecked(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(), redisstore.Options{})
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st := newState()
+	s.Create(ctx(t), st)
+	defer s.Subscribe(st.ID, func(protocol.Event) {})()
+	mustUpdate(t, s, st.ID, announce(1)) // cached at offset 1
+	mustUpdate(t, other, st.ID, announce(1))
+
+	refused := &room.Error{Code: protocol.CodeLimit, Msg: "too early"}
+	next, evs, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
+		if st.Offset < 2 {
+			return nil, refused
+		}
+		return announce(1)(st)
+	})
+	if err != nil || next.Offset != 3 || len(evs) != 1 || evs[0].Offset != 3 {
+		t.Fatalf("update refused on a stale cache: %v", err)
+	}
+
+	mustUpdate(t, other, st.ID, announce(1))
+	cur, evs, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
+		if st.Offset < 4 {
+			return announce(1)(st)
+		}
+		return nil, room.ErrUnchanged
+	})
+	if err != nil || cur.Offset != 4 || len(evs) != 0 {
+		t.Fatalf("unchanged: got offset %d, %d events, %v; want the stored offset 4 and nothing", cur.Offset, len(evs), err)
+	}
+}
+
+// TestUpdateRoundTrips: an update of a room watched here is one round trip
+// (the compare-and-set on the cached state); when the cache is behind, the
+// failed compare-and-set brings the stored state along, so it is two.
+func TestUpdateRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	trips := new(tripCounter)
+	c.AddHook(trips)
+	s := newStore(t, c, redisstore.Options{})
+	st := newState()
+	s.Create(ctx(t), st)
+	defer s.Subscribe(st.ID, func(protocol.Event) {})()
+	mustUpdate(t, s, st.ID, announce(1)) // the first reads the state
+	for _, tc := range []struct {
+		name  string
+		stale bool
+		want  int64
+	}{{"cached", false, 1}, {"stale", true, 2}} {
+		if tc.stale {
+			sneak(t, srv.Client(), st.ID, 1)
+		}
+		trips.n.Store(0)
+		mustUpdate(t, s, st.ID, announce(1))
+		if n := trips.n.Load(); n != tc.want {
+			t.Errorf("%s: %d round trips, want %d", tc.name, n, tc.want)
+		}
+	}
+}
+
+// watchingStore subscribes to every room it creates, so that its updates
+// take the cached path; TestCachedConformance runs the suite through it.
+type watchingStore struct {
+	*redisstore.Store
+	t *testing.T
+}
+
+func (w watchingStore) Create(ctx context.Context, st *room.State) error {
+	err := w.Store.Create(ctx, st)
+	if err == nil {
+		w.t.Cleanup(w.Store.Subscribe(st.ID, func(protocol.Event) {}))
+	}
+	return err
+}
+
+func TestCachedConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	storetest.Run(t, storetest.Config{
+		LogSize: 32,
+		New: func(t *testing.T) room.Store {
+			return watchingStore{newStore(t, srv.Client(), redisstore.Options{LogSize: 32}), t}
+		},
+	})
+}
