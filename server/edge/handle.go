@@ -155,7 +155,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	}
 	var unsub func()
 	if roomID != "" {
-		unsub = c.s.rooms.Store().Subscribe(roomID, c.deliver)
+		unsub = c.s.cfg.Feed.Subscribe(roomID, c.deliver)
 	}
 	a, err := do()
 	if err != nil {
@@ -169,7 +169,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 		return
 	}
 	if unsub == nil {
-		unsub = c.s.rooms.Store().Subscribe(a.Member.Room, c.deliver)
+		unsub = c.s.cfg.Feed.Subscribe(a.Member.Room, c.deliver)
 	}
 	c.member, c.unsub = a.Member, unsub
 	c.s.m.Admitted.WithLabelValues(kind).Inc()

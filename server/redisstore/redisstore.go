@@ -92,7 +92,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,8 +100,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -150,108 +147,77 @@ type Options struct {
 	Lease time.Duration
 }
 
-// Store is the Redis room store. It is safe for concurrent use.
+// Store is the Redis room store: rooms' states and event logs (room.Store).
+// It is safe for concurrent use. Its live events travel through a Feed, and
+// the instance's seats through Leases; New builds all three.
 type Store struct {
 	client redis.UniversalClient
 	opt    Options
-	log    *slog.Logger
-
-	ctx    context.Context // ends on Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	kick   chan struct{} // wakes the manager: subscriptions changed
-
-	mu      sync.Mutex
-	closed  bool
-	groups  map[string]*group   // room id → its local subscribers
-	dirty   map[string]struct{} // rooms whose channel subscription must be reconciled
-	cur     *pubsubConn
-	nextSub uint64
-
-	activity atomic.Int64 // UnixNano of the last thing read from Pub/Sub
-	failing  atomic.Bool  // receive is getting errors and reconnecting
-
-	instance     string                                         // this store's id among instances
-	orphaned     func(ctx context.Context, m room.Member) error // guarded by mu
-	revived      func(ctx context.Context, m room.Member) error // guarded by mu
-	heldMu       sync.Mutex                                     // guards held alone: Hold may run under mu's deliveries
-	held         map[room.Member]struct{}                       // the connections Hold recorded
-	reassert     int                                            // manage only: renewals left that rewrite the held set
-	renewedAt    time.Time                                      // manage only
-	lastRenewal  time.Time                                      // manage only
-	healthySince time.Time                                      // manage only: the lease held without a lapse since
-	sweeping     atomic.Bool
+	// feed caches the states of the rooms it watches, which spares Update a
+	// read (see Update), and hands a commit's events to its subscribers at
+	// once. Nil: every update reads first, and events come through Pub/Sub.
+	feed *Feed
 }
 
 var _ room.Store = (*Store)(nil)
 
-// New returns a Store over client and starts its Pub/Sub goroutines; Close
-// stops them. The client stays the caller's to close, after the Store. It
-// takes this instance's lease first, waiting up to Lease/2 for Redis.
+// NewStore returns a Store over client. feed, when not nil, is the Feed of
+// this instance over the same Redis.
+func NewStore(client redis.UniversalClient, opts Options, feed *Feed) *Store {
+	return &Store{client: client, opt: opts.withDefaults(), feed: feed}
+}
+
+// Node is one instance's part of Redis, over one client: the room store, the
+// feed of live events, and the instance's lease and held seats. Its methods
+// are its parts'; Close closes the feed and the lease. Wire it as
+// main does: the Store to room.Options.Store, the Leases to
+// room.Options.Seats and their OnOrphaned and OnRevived to the Service's
+// Orphaned and Revived, and the Feed to the edge.
+type Node struct {
+	*Store
+	*Feed
+	*Leases
+}
+
+// New returns a Node over client and starts its goroutines; Close stops
+// them. The client stays the caller's to close, after the Node. It takes this
+// instance's lease first, waiting up to Lease/2 for Redis.
 //
 // Give the client ContextTimeoutEnabled (NewClient does), so that the
 // deadlines of callers, such as /readyz's, bound each command.
-func New(client redis.UniversalClient, opts Options) *Store {
-	if opts.LogSize <= 0 {
-		opts.LogSize = DefaultLogSize
-	}
-	if opts.IdleTTL <= 0 {
-		opts.IdleTTL = DefaultIdleTTL
-	}
-	if opts.HealthInterval <= 0 {
-		opts.HealthInterval = DefaultHealthInterval
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{
-		client: client,
-		opt:    opts,
-		log:    opts.Logger,
-		ctx:    ctx,
-		cancel: cancel,
-		kick:   make(chan struct{}, 1),
-		groups: make(map[string]*group),
-		dirty:  make(map[string]struct{}),
-
-		instance: newInstanceID(),
-		held:     make(map[room.Member]struct{}),
-	}
-	s.cur = s.newPubSub()
-	s.activity.Store(time.Now().UnixNano())
-	// Take the lease before any seat can be held: an instance killed before
-	// its first renewal would never have been known, and its seats never
-	// orphaned. (A Redis that does not answer now is retried by manage.)
-	s.leaseTick(time.Now())
-	s.wg.Add(2)
-	go s.receive()
-	go s.manage()
-	return s
+func New(client redis.UniversalClient, opts Options) *Node {
+	feed := NewFeed(client, opts)
+	return &Node{Store: NewStore(client, opts, feed), Feed: feed, Leases: NewLeases(client, opts)}
 }
 
-// Close stops the store's goroutines and closes its Pub/Sub connection.
-// Subscribers hear nothing more. The store must not be used afterwards.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	cur := s.cur
-	s.mu.Unlock()
-	s.cancel()
-	err := cur.ps.Close()
-	s.wg.Wait()
-	s.dropLease()
-	if errors.Is(err, redis.ErrClosed) {
-		err = nil
-	}
+// Close stops the feed and gives up the lease. The node must not be used
+// afterwards.
+func (n *Node) Close() error {
+	err := n.Feed.Close()
+	n.Leases.Close()
 	return err
+}
+
+// Ping reports whether Redis answers.
+func (n *Node) Ping(ctx context.Context) error { return n.Store.Ping(ctx) }
+
+func (o Options) withDefaults() Options {
+	if o.LogSize <= 0 {
+		o.LogSize = DefaultLogSize
+	}
+	if o.IdleTTL <= 0 {
+		o.IdleTTL = DefaultIdleTTL
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	return o
 }
 
 // Keys. The hash tag {id} puts all of a room in one Cluster slot.
@@ -403,12 +369,12 @@ func (s *Store) get(ctx context.Context, id string) (*room.State, error) {
 // decode decodes a stored state of room id, sparing the work when b is the
 // encoding this store last saw of it (cached).
 func (s *Store) decode(id string, b []byte) (*room.State, error) {
-	if st := s.cached(id, b); st != nil {
+	if st := s.feed.cached(id, b); st != nil {
 		return st, nil
 	}
 	st, err := decodeState(b)
 	if err == nil {
-		s.remember(id, b, st)
+		s.feed.remember(id, b, st)
 	}
 	return st, err
 }
@@ -424,50 +390,6 @@ func decodeState(b []byte) (*room.State, error) {
 		return nil, errors.New("stored state is not valid JSON")
 	}
 	return st, nil
-}
-
-// cached returns a copy of the room's state when b is exactly the encoding
-// this store last wrote or read for it, sparing a decode. Only rooms with
-// subscribers here keep one (in their group), so the cache lives and dies
-// with them. A copy, because callers change what they get.
-func (s *Store) cached(id string, b []byte) *room.State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil && g.state != nil && bytes.Equal(g.raw, b) {
-		return g.state.Clone()
-	}
-	return nil
-}
-
-// latest returns the newest state of the room this store has seen, or nil
-// when it keeps none (nobody here subscribes to the room). It may be stale:
-// another instance may have committed since. It is shared, so the caller
-// must not change it.
-func (s *Store) latest(id string) *room.State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil {
-		return g.state
-	}
-	return nil
-}
-
-// remember keeps a copy of st, encoded as b, for cached and latest.
-func (s *Store) remember(id string, b []byte, st *room.State) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil {
-		keepLocked(g, b, st.Clone())
-	}
-}
-
-// keepLocked makes st, encoded as b, g's cached state unless g already
-// holds a newer one: a read that overtook a commit must not set the cache
-// back. (Versions only grow, and one version is one content.)
-func keepLocked(g *group, b []byte, st *room.State) {
-	if g.state == nil || st.Version >= g.state.Version {
-		g.raw, g.state = b, st
-	}
 }
 
 // wrap names the operation in a store failure; refusals pass as they are.
@@ -495,7 +417,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 	if !validID(id) {
 		return nil, nil, room.ErrNotFound
 	}
-	cur := s.latest(id)
+	cur := s.feed.latest(id)
 	cached := cur != nil
 	for attempt := 0; ; attempt++ {
 		if cur == nil {
@@ -521,7 +443,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 			return nil, nil, wrap("update", err)
 		}
 		if raw != nil {
-			s.committed(id, raw, next, cur.Offset, evs)
+			s.feed.committed(id, raw, next, cur.Offset, evs)
 			return next, evs, nil
 		}
 		if cur, err = s.decode(id, stored); err != nil {
@@ -538,28 +460,6 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return nil, nil, wrap("update", err)
 		}
-	}
-}
-
-// committed tells the room's group here, if it has one, about a commit:
-// it keeps the new state for cached, and hands the commit's events to the
-// group's subscribers at once, before Update returns, when they have had
-// everything up to after. Otherwise they would wait for the round trip
-// through Pub/Sub, and the phone that acted would get its ack only after the
-// edge read the log to find the events the ack must follow. The wake-up,
-// when it comes back, finds them delivered and is skipped (deliverLocked). A
-// group that is behind gets them in order through Pub/Sub and the log as
-// before.
-func (s *Store) committed(id string, raw []byte, next *room.State, after uint64, evs []protocol.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[id]
-	if g == nil {
-		return
-	}
-	keepLocked(g, raw, next.Clone())
-	if len(evs) > 0 && g.known && g.last == after {
-		deliverLocked(g, evs, false)
 	}
 }
 
@@ -637,7 +537,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // transaction. The log is the last LogSize offsets up to the state's, even
 // when Redis's approximate trimming kept a few more.
 func (s *Store) Since(ctx context.Context, id, epoch string, after uint64) ([]protocol.Event, bool, error) {
-	st, evs, err := s.readLog(ctx, id, after+1)
+	st, evs, err := readLog(ctx, s.client, id, after+1)
 	if err != nil {
 		return nil, false, wrap("since", err)
 	}
@@ -679,13 +579,13 @@ func decodeEntries(msgs []redis.XMessage) ([]protocol.Event, error) {
 
 // readLog returns the room's state and its logged events from offset from
 // on, read in one transaction. The events are as the log keeps them.
-func (s *Store) readLog(ctx context.Context, id string, from uint64) (*room.State, []protocol.Event, error) {
+func readLog(ctx context.Context, c redis.UniversalClient, id string, from uint64) (*room.State, []protocol.Event, error) {
 	if !validID(id) {
 		return nil, nil, room.ErrNotFound
 	}
 	var get *redis.StringCmd
 	var xr *redis.XMessageSliceCmd
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, stateKey(id))
 		xr = p.XRange(ctx, logKey(id), strconv.FormatUint(from, 10)+"-0", "+")
 		return nil
@@ -710,8 +610,8 @@ func (s *Store) readLog(ctx context.Context, id string, from uint64) (*room.Stat
 
 // lastOffset returns the offset of the room's newest logged event, 0 when
 // it has none (or does not exist yet).
-func (s *Store) lastOffset(ctx context.Context, id string) (uint64, error) {
-	n, err := lastScript.Run(ctx, s.client, []string{logKey(id)}).Int64()
+func lastOffset(ctx context.Context, c redis.UniversalClient, id string) (uint64, error) {
+	n, err := lastScript.Run(ctx, c, []string{logKey(id)}).Int64()
 	if err != nil {
 		return 0, err
 	}
@@ -727,11 +627,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	s.mu.Lock()
-	if g := s.groups[id]; g != nil {
-		g.raw, g.state = nil, nil // erased here too, not only in Redis
-	}
-	s.mu.Unlock()
+	s.feed.forget(id) // erased here too, not only in Redis
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 	defer cancel()
 	if err := s.client.Del(ctx, stateKey(id), logKey(id)).Err(); err != nil {

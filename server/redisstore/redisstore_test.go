@@ -49,8 +49,9 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// newStore returns a store over client, closed when the test ends.
-func newStore(t *testing.T, client redis.UniversalClient, opts redisstore.Options) *redisstore.Store {
+// newStore returns a node (store, feed and leases) over client, closed when
+// the test ends.
+func newStore(t *testing.T, client redis.UniversalClient, opts redisstore.Options) *redisstore.Node {
 	t.Helper()
 	s := redisstore.New(client, opts)
 	t.Cleanup(func() {
@@ -66,26 +67,37 @@ func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, storetest.Config{
 		LogSize: 32,
-		New: func(t *testing.T) room.Store {
-			return newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+		New: func(t *testing.T) (room.Store, storetest.Feed) {
+			n := newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+			return n.Store, n.Feed
 		},
 	})
 }
 
+// TestClusterConformance runs the suite on a Cluster, with updates that read
+// first and, watched, with updates on the cached state.
 func TestClusterConformance(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3)
-	storetest.Run(t, storetest.Config{
-		LogSize: 32,
-		New: func(t *testing.T) room.Store {
-			c, err := redisstore.NewClient(redisstore.Config{Addrs: cl.Addrs()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			return newStore(t, c, redisstore.Options{LogSize: 32})
-		},
-	})
+	for _, watched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("watched=%v", watched), func(t *testing.T) {
+			storetest.Run(t, storetest.Config{
+				LogSize: 32,
+				New: func(t *testing.T) (room.Store, storetest.Feed) {
+					c, err := redisstore.NewClient(redisstore.Config{Addrs: cl.Addrs()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { c.Close() })
+					n := newStore(t, c, redisstore.Options{LogSize: 32})
+					if watched {
+						return watchingStore{n.Store, n.Feed, t}, n.Feed
+					}
+					return n.Store, n.Feed
+				},
+			})
+		})
+	}
 }
 
 func newState() *room.State {
@@ -109,7 +121,7 @@ func announce(n int) func(*room.State) ([]protocol.Event, error) {
 }
 
 // mustUpdate runs Update and fails the test on an error.
-func mustUpdate(t *testing.T, s *redisstore.Store, id string, fn func(*room.State) ([]protocol.Event, error)) {
+func mustUpdate(t *testing.T, s room.Store, id string, fn func(*room.State) ([]protocol.Event, error)) {
 	t.Helper()
 	if _, _, err := s.Update(ctx(t), id, fn); err != nil {
 		t.Fatal(err)
@@ -148,7 +160,7 @@ func sneakUpdate(t *testing.T, c *redis.Client, id string, fn func(*room.State) 
 // watchedRoom creates a room through creator and subscribes a recorder to
 // it on s, returning once the subscription is confirmed. The subscription
 // ends with the test.
-func watchedRoom(t *testing.T, creator, s *redisstore.Store) (*room.State, *recorder) {
+func watchedRoom(t *testing.T, creator, s *redisstore.Node) (*room.State, *recorder) {
 	t.Helper()
 	st := newState()
 	if err := creator.Create(ctx(t), st); err != nil {
@@ -877,13 +889,14 @@ func TestUpdateRoundTrips(t *testing.T) {
 // take the cached path; TestCachedConformance runs the suite through it.
 type watchingStore struct {
 	*redisstore.Store
-	t *testing.T
+	feed *redisstore.Feed
+	t    *testing.T
 }
 
 func (w watchingStore) Create(ctx context.Context, st *room.State) error {
 	err := w.Store.Create(ctx, st)
 	if err == nil {
-		w.t.Cleanup(w.Store.Subscribe(st.ID, func(protocol.Event) {}))
+		w.t.Cleanup(w.feed.Subscribe(st.ID, func(protocol.Event) {}))
 	}
 	return err
 }
@@ -893,8 +906,9 @@ func TestCachedConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, storetest.Config{
 		LogSize: 32,
-		New: func(t *testing.T) room.Store {
-			return watchingStore{newStore(t, srv.Client(), redisstore.Options{LogSize: 32}), t}
+		New: func(t *testing.T) (room.Store, storetest.Feed) {
+			n := newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+			return watchingStore{n.Store, n.Feed, t}, n.Feed
 		},
 	})
 }
