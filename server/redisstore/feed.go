@@ -212,7 +212,7 @@ func (f *Feed) poke() {
 }
 
 // WaitSubscribed returns once Redis has confirmed the subscription to the
-// room's channel (and the store has caught up from the log), so that every
+// room's channel (and the feed has caught up from the log), so that every
 // event logged from then on reaches the room's subscribers. When nobody here
 // subscribes to the room it returns at once. Tests use it; the edge does not
 // need it, because it fills gaps itself.
@@ -282,7 +282,7 @@ func (f *Feed) catchUp(id string, g *group) error {
 		return nil
 	}
 	// Usually nothing was missed: one small read says so. Only when there is
-	// something does the store read it with the state, for the reveals.
+	// something does the feed read it with the state, for the reveals.
 	msgs, err := f.client.XRangeN(ctx, logKey(id), strconv.FormatUint(from, 10)+"-0", "+", 1).Result()
 	if err != nil {
 		return err

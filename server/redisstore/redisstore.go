@@ -2,6 +2,12 @@
 // behind a load balancer share them: the two partners of a room may sit on
 // different instances and still see every event of the room, in order.
 //
+// It has three parts, which New builds over one client as a Node: the Store
+// (room.Store: the rooms' states and event logs, this file), the Feed (the
+// rooms' live events over Pub/Sub, with catch-up from the log, for the edge;
+// feed.go) and the Leases (room.SeatHolder: this instance's lease and the
+// seats it holds, and the sweep for instances that died; lease.go).
+//
 // # Keys
 //
 // A room is two keys with one hash tag, so that it lives in one Cluster slot
@@ -16,8 +22,9 @@
 // Nothing else is stored of a room (its seats' Web Push subscriptions are
 // in its state); each instance keeps a lease and the list of connections it
 // holds (lease.go), which name rooms but hold nothing of them, and all share
-// one VAPID key, sl:vapid (vapid.go), which names no room. Wake-ups travel on the Pub/Sub channel
-// sl:{<roomID>}:wake, which is not a key; they carry the events whole.
+// one VAPID key, sl:vapid (vapid.go), which names no room. Wake-ups travel
+// on the Pub/Sub channel sl:{<roomID>}:wake, which is not a key; they carry
+// the events whole.
 //
 // # Why compare-and-set and not one script per operation
 //
@@ -55,15 +62,15 @@
 //
 // The log stream is the source of truth; Pub/Sub only wakes other instances
 // up. Each commit publishes the committed events themselves, so the common
-// path needs no second round trip, and the store's own subscribers of the
-// room get a commit's events straight from Update (committed). A
-// Store multiplexes every room its subscribers watch over one classic
+// path needs no second round trip, and the Feed's own subscribers of the
+// room get a commit's events straight from Update (Feed.committed). A
+// Feed multiplexes every room its subscribers watch over one classic
 // Pub/Sub connection (not sharded Pub/Sub).
 // Whenever Redis confirms a subscription, first or again after a reconnect,
-// the store reads the log from the last offset it delivered for that room and
+// the feed reads the log from the last offset it delivered for that room and
 // delivers what it missed, so a dropped connection loses no event. A message
 // whose first event does not follow the last one delivered also makes the
-// store read the gap from the log first. Events read back from the log get
+// feed read the gap from the log first. Events read back from the log get
 // their revealed tokens from the state's open round, as room.Service.Since
 // does for phones that resume.
 //
