@@ -225,8 +225,9 @@ func (s *Store) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-// Subscribe implements edge.Feed: the memory store is its own feed. It works for a room that does not exist
-// yet, so a subscriber can never miss a room's first events.
+// Subscribe implements edge.Feed: the memory store is its own feed. It
+// works for a room that does not exist yet, so a subscriber can never miss a
+// room's first events.
 func (s *Store) Subscribe(id string, deliver func(protocol.Event)) func() {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
