@@ -49,9 +49,10 @@
 // its subscribers, so Update goes straight to the commit: one round trip.
 // Otherwise, or when the cache was behind, it is two (a read, or the failed
 // commit that brings the state, then the commit); the version check keeps a
-// stale cache from ever committing. Storing the token sets in their own keys,
-// or intersecting them in Redis (sorted sets), would shrink what a commit
-// sends but not the round trips, and would put part of the rules in Lua.
+// stale cache from ever committing. Keeping the token sets in keys of their
+// own would shrink what most commits send, but not the round trips;
+// intersecting them in Redis (sorted sets) would also move part of the room's
+// rules into the scripts.
 //
 // A commit is sent at most once: go-redis does not retry it. A commit whose
 // answer is lost may have landed, and sent again it would look like a lost
