@@ -444,6 +444,12 @@ func (f *Feed) onMessage(m *redis.Message) {
 	if !g.known {
 		g.last, g.known = evs[0].Offset-1, true
 	}
+	if g.state != nil && evs[len(evs)-1].Offset > g.state.Offset {
+		// Another writer committed (usually another instance): the cached
+		// state is behind. Dropped, the next update reads the room (GET)
+		// instead of sending a whole commit that is bound to fail.
+		g.raw, g.state = nil, nil
+	}
 	gap := false
 	for _, ev := range evs {
 		if ev.Offset > g.last {

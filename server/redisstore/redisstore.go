@@ -418,7 +418,9 @@ func wrap(op string, err error) error {
 // finds another version, commits nothing and answers with the state as
 // stored, which the next attempt runs on without reading it again. So a
 // stale cache costs the two round trips a read and a commit cost, and can
-// never commit over a newer state. Only a commit is checked that way: when fn
+// never commit over a newer state. (Once a wake-up shows another writer's
+// commit, the feed drops the cached state, and Update reads first: the same
+// two round trips, without sending a commit bound to fail.) Only a commit is checked that way: when fn
 // refuses, or finds nothing to change, on the cached state, that verdict may
 // rest on a stale state, so Update reads the room and asks fn again.
 func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]protocol.Event, error)) (*room.State, []protocol.Event, error) {

@@ -856,8 +856,11 @@ func TestStaleCacheVerdictsAreChecked(t *testing.T) {
 }
 
 // TestUpdateRoundTrips: an update of a room watched here is one round trip
-// (the compare-and-set on the cached state); when the cache is behind, the
-// failed compare-and-set brings the stored state along, so it is two.
+// (the compare-and-set on the cached state). When the cache is behind
+// without this store knowing, the failed compare-and-set brings the stored
+// state along, so it is two; when a wake-up has shown another writer's
+// commit, the cache is dropped and the update reads the room first: also two,
+// without sending a commit bound to fail.
 func TestUpdateRoundTrips(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -865,24 +868,26 @@ func TestUpdateRoundTrips(t *testing.T) {
 	trips := new(tripCounter)
 	c.AddHook(trips)
 	s := newStore(t, c, redisstore.Options{})
-	st := newState()
-	s.Create(ctx(t), st)
-	defer s.Subscribe(st.ID, func(protocol.Event) {})()
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st, r := watchedRoom(t, s, s)
 	mustUpdate(t, s, st.ID, announce(1)) // the first reads the state
-	for _, tc := range []struct {
-		name  string
-		stale bool
-		want  int64
-	}{{"cached", false, 1}, {"stale", true, 2}} {
-		if tc.stale {
-			sneak(t, srv.Client(), st.ID, 1)
-		}
-		trips.n.Store(0)
+	r.wait(t, 1)
+	check := func(name string, want ...string) {
+		t.Helper()
+		trips.reset()
 		mustUpdate(t, s, st.ID, announce(1))
-		if n := trips.n.Load(); n != tc.want {
-			t.Errorf("%s: %d round trips, want %d", tc.name, n, tc.want)
+		if got := trips.sent(); !slices.Equal(got, want) {
+			t.Errorf("%s: sent %v, want %v", name, got, want)
 		}
 	}
+	check("cached", "evalsha")
+	r.wait(t, 2)
+	sneak(t, srv.Client(), st.ID, 1) // no wake-up: the store cannot know
+	check("behind", "evalsha", "evalsha")
+	r.wait(t, 4)
+	mustUpdate(t, other, st.ID, announce(1))
+	r.wait(t, 5)
+	check("another writer seen", "get", "evalsha")
 }
 
 // watchingStore subscribes to every room it creates, so that its updates

@@ -10,8 +10,10 @@ package redisstore_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -25,14 +27,36 @@ import (
 // tripCounter counts the round trips a client makes for updates: each GET,
 // EVALSHA or EVAL is one. (The lease renewals and subscriptions the store
 // makes meanwhile are other commands, or pipelines, and not counted.)
-type tripCounter struct{ n atomic.Int64 }
+type tripCounter struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	names []string // since the last reset
+}
+
+// reset starts counting afresh.
+func (c *tripCounter) reset() {
+	c.n.Store(0)
+	c.mu.Lock()
+	c.names = nil
+	c.mu.Unlock()
+}
+
+// sent returns the commands counted since the last reset, in order.
+func (c *tripCounter) sent() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.names)
+}
 
 func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		switch cmd.Name() {
+		switch name := cmd.Name(); name {
 		case "get", "evalsha", "eval":
 			c.n.Add(1)
+			c.mu.Lock()
+			c.names = append(c.names, name)
+			c.mu.Unlock()
 		}
 		return next(ctx, cmd)
 	}
@@ -79,7 +103,7 @@ func BenchmarkUpdate(b *testing.B) {
 	}
 	stats := srv.Client()
 	before := commandCalls(b, stats)
-	trips.n.Store(0)
+	trips.reset()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := s.Update(ctx, st.ID, announce(1)); err != nil {
