@@ -77,7 +77,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 	}
 	var unsub func()
 	if roomID != "" {
-		unsub = c.s.rooms.Store().Subscribe(roomID, c.deliver)
+		unsub = c.s.cfg.Feed.Subscribe(roomID, c.deliver)
 	}
 	a, err := do()
 	if err != nil {
@@ -91,7 +91,7 @@ func (c *conn) admit(kind, id, roomID string, do func() (*room.Admission, error)
 		return
 	}
 	if unsub == nil {
-		unsub = c.s.rooms.Store().Subscribe(a.Member.Room, c.deliver)
+		unsub = c.s.cfg.Feed.Subscribe(a.Member.Room, c.deliver)
 	}
 	c.member, c.unsub = a.Member, unsub
 	c.s.m.Admitted.WithLabelValues(kind).Inc()

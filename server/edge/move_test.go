@@ -5,6 +5,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"softland/server/edge"
 	"softland/server/protocol"
 	"softland/server/servertest"
 	"softland/server/servertest/phonetest"
@@ -29,7 +30,7 @@ func moveCode(t *testing.T, p *phonetest.Phone) string {
 // the spent code gets a third party nothing.
 func TestMoveSeat(t *testing.T) {
 	srv := servertest.Start(t)
-	other := servertest.Start(t, servertest.Options{Store: srv.Store})
+	other := servertest.Start(t, servertest.Options{Store: srv.Store, Edge: edge.Config{Feed: srv.Feed}})
 	for name, newSrv := range map[string]*servertest.Server{"same instance": srv, "other instance": other} {
 		t.Run(name, func(t *testing.T) {
 			a, b := phonetest.Pair(t, srv)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"softland/server/edge"
 	"softland/server/protocol"
 	"softland/server/servertest"
 	"softland/server/servertest/phonetest"
@@ -20,7 +21,7 @@ import (
 // pending code.
 func TestReplaceLostPhone(t *testing.T) {
 	srv := servertest.Start(t)
-	other := servertest.Start(t, servertest.Options{Store: srv.Store})
+	other := servertest.Start(t, servertest.Options{Store: srv.Store, Edge: edge.Config{Feed: srv.Feed}})
 	for name, newSrv := range map[string]*servertest.Server{"same instance": srv, "other instance": other} {
 		t.Run(name, func(t *testing.T) {
 			a, b := phonetest.Pair(t, srv)

@@ -2,7 +2,7 @@
 // app, /ws, /healthz, /readyz) and one goroutine-disciplined WebSocket
 // connection per phone. It owns no room logic: every request becomes a call on
 // a room.Service, and every event a room logs reaches the phone through the
-// store's subscription, in offset order, with gaps filled from the store.
+// Feed, in offset order, with gaps filled from the room.Service.
 package edge
 
 import (
@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"softland/server/metrics"
+	"softland/server/protocol"
 	"softland/server/room"
 )
 
@@ -40,9 +41,25 @@ const (
 	DefaultLivenessWindow = 25 * time.Second
 )
 
-// Config configures a Server. Zero values take the defaults.
+// Feed is what the edge needs of the store besides room.Service: the live
+// events of the rooms its sockets are in, and whether the store can be
+// reached. The memory store is one; with Redis it is redisstore.Feed.
+type Feed interface {
+	// Subscribe calls deliver with every event appended to the room from now
+	// on, in offset order, until cancel is called. deliver must not block;
+	// it may be called from any goroutine. A feed that can lose wake-ups (a
+	// broker reconnecting) may skip events: the edge detects gaps by offset
+	// and fetches them from room.Service, so skipping loses nothing.
+	Subscribe(roomID string, deliver func(protocol.Event)) (cancel func())
+	// Ping reports whether the store can serve requests (/readyz).
+	Ping(ctx context.Context) error
+}
+
+// Config configures a Server. Zero values take the defaults, but Rooms and
+// Feed must be set.
 type Config struct {
 	Rooms *room.Service
+	Feed  Feed
 	// Static is the web app served at "/".
 	Static fs.FS
 	// Origins are extra host patterns (as in websocket.AcceptOptions) whose
@@ -105,6 +122,9 @@ type seatKey struct {
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
+	if cfg.Rooms == nil || cfg.Feed == nil {
+		panic("edge: Config needs Rooms and Feed")
+	}
 	if cfg.AuthTimeout <= 0 {
 		cfg.AuthTimeout = DefaultAuthTimeout
 	}
@@ -186,7 +206,7 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.rooms.Store().Ping(ctx); err != nil {
+	if err := s.cfg.Feed.Ping(ctx); err != nil {
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}

@@ -227,8 +227,9 @@ func (s *Store) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-// Subscribe implements room.Store. It works for a room that does not exist
-// yet, so a subscriber can never miss a room's first events.
+// Subscribe implements edge.Feed: the memory store is its own feed. It
+// works for a room that does not exist yet, so a subscriber can never miss a
+// room's first events.
 func (s *Store) Subscribe(id string, deliver func(protocol.Event)) func() {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
@@ -248,7 +249,7 @@ func (s *Store) Subscribe(id string, deliver func(protocol.Event)) func() {
 	}
 }
 
-// Ping implements room.Store; memory is always there.
+// Ping implements room.Store and edge.Feed; memory is always there.
 func (s *Store) Ping(context.Context) error { return nil }
 
 // Len returns the number of rooms held, for metrics and tests.

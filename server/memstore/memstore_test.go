@@ -16,10 +16,10 @@ import (
 func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Config{
 		LogSize: 32,
-		New: func(t *testing.T) room.Store {
+		New: func(t *testing.T) (room.Store, storetest.Feed) {
 			s := memstore.New(memstore.Options{LogSize: 32})
 			t.Cleanup(func() { s.Close() })
-			return s
+			return s, s
 		},
 	})
 }

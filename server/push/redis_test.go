@@ -25,7 +25,7 @@ func TestTwoInstancesPushOnce(t *testing.T) {
 	logging.Disable()
 	rs := redistest.Start(t)
 	ctx := context.Background()
-	open := func() *redisstore.Store {
+	open := func() *redisstore.Node {
 		s := redisstore.New(rs.Client(), redisstore.Options{})
 		t.Cleanup(func() { s.Close() })
 		return s

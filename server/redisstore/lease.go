@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,7 +18,7 @@ import (
 // Instances and the seats they hold
 //
 // An instance that is killed cannot tell anyone that its sockets are gone,
-// so their seats would stay "online" for the partner. Each Store therefore
+// so their seats would stay "online" for the partner. Each Leases therefore
 // has a random instance id and keeps three kinds of keys:
 //
 //	sl:live:<instance>  its lease: refreshed every Lease/3, expires after Lease
@@ -80,179 +83,259 @@ func newInstanceID() string {
 	return hex.EncodeToString(b[:])
 }
 
-var _ room.SeatHolder = (*Store)(nil)
+// Leases is this instance's lease and the seats it holds (room.SeatHolder),
+// and the sweep that finds instances that died. It is safe for concurrent
+// use.
+type Leases struct {
+	client redis.UniversalClient
+	opt    Options
+	log    *slog.Logger
 
-// Instance returns this store's instance id.
-func (s *Store) Instance() string { return s.instance }
+	ctx    context.Context // ends on Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
-// OnOrphaned implements room.SeatHolder: f is called for each seat held by
-// an instance that died; room.New passes its Service's Orphaned.
-func (s *Store) OnOrphaned(f func(ctx context.Context, m room.Member) error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.orphaned = f
+	instance     string                                         // this instance's id among instances
+	mu           sync.Mutex                                     // guards orphaned and revived
+	orphaned     func(ctx context.Context, m room.Member) error // nil: no sweeps yet
+	revived      func(ctx context.Context, m room.Member) error
+	heldMu       sync.Mutex               // guards held alone: Hold may run under the feed's deliveries
+	held         map[room.Member]struct{} // the connections Hold recorded
+	reassert     int                      // run only: renewals left that rewrite the held set
+	renewedAt    time.Time                // run only
+	lastRenewal  time.Time                // run only
+	healthySince time.Time                // run only: the lease held without a lapse since
+	sweeping     atomic.Bool
 }
 
-// OnRevived implements room.SeatHolder: f is called for each seat this
-// instance holds when it finds it was taken for dead while alive.
-func (s *Store) OnRevived(f func(ctx context.Context, m room.Member) error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.revived = f
+var _ room.SeatHolder = (*Leases)(nil)
+
+// NewLeases takes this instance's lease, waiting up to Lease/2 for Redis,
+// and starts renewing it; Close gives it up. The client stays the caller's
+// to close, after the Leases. It judges no other instance until OnOrphaned
+// has given it something to do with their seats.
+func NewLeases(client redis.UniversalClient, opts Options) *Leases {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Leases{
+		client:   client,
+		opt:      opts,
+		log:      opts.Logger,
+		ctx:      ctx,
+		cancel:   cancel,
+		instance: newInstanceID(),
+		held:     make(map[room.Member]struct{}),
+	}
+	// Take the lease before any seat can be held: an instance killed before
+	// its first renewal would never have been known, and its seats never
+	// orphaned. (A Redis that does not answer now is retried by run.)
+	l.leaseTick(time.Now())
+	l.wg.Add(1)
+	go l.run()
+	return l
+}
+
+// run renews the lease until Close.
+func (l *Leases) run() {
+	defer l.wg.Done()
+	tick := time.NewTicker(min(time.Second, l.opt.Lease/3))
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case now := <-tick.C:
+			l.leaseTick(now)
+		}
+	}
+}
+
+// Close stops renewing and deletes this instance's keys: its sockets have
+// been closed, and Leave marked their seats.
+func (l *Leases) Close() {
+	l.cancel()
+	l.wg.Wait()
+	l.dropLease()
+}
+
+// Instance returns this instance's id.
+func (l *Leases) Instance() string { return l.instance }
+
+// OnOrphaned sets f to be called for each seat held by an instance that
+// died (main gives room.Service.Orphaned). Until it is set, this instance
+// leaves other instances alone: it could not mark their seats.
+func (l *Leases) OnOrphaned(f func(ctx context.Context, m room.Member) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.orphaned = f
+}
+
+// OnRevived sets f to be called for each seat this instance holds when it
+// finds it was taken for dead while alive (main gives room.Service.Revived).
+func (l *Leases) OnRevived(f func(ctx context.Context, m room.Member) error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.revived = f
 }
 
 // Hold implements room.SeatHolder.
-func (s *Store) Hold(ctx context.Context, m room.Member) {
-	s.heldMu.Lock()
-	s.held[m] = struct{}{}
-	s.heldMu.Unlock()
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, heldKey(s.instance), heldMember(m))
-		p.PExpire(ctx, heldKey(s.instance), s.heldTTL())
+func (l *Leases) Hold(ctx context.Context, m room.Member) {
+	l.heldMu.Lock()
+	l.held[m] = struct{}{}
+	l.heldMu.Unlock()
+	_, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, heldKey(l.instance), heldMember(m))
+		p.PExpire(ctx, heldKey(l.instance), l.heldTTL())
 		return nil
 	})
 	if err != nil {
-		s.log.Debug("redis: recording a held seat failed", "err", err)
+		l.log.Debug("redis: recording a held seat failed", "err", err)
 	}
 }
 
 // Release implements room.SeatHolder.
-func (s *Store) Release(ctx context.Context, m room.Member) {
-	s.heldMu.Lock()
-	delete(s.held, m)
-	s.heldMu.Unlock()
-	if err := s.client.SRem(ctx, heldKey(s.instance), heldMember(m)).Err(); err != nil {
-		s.log.Debug("redis: releasing a held seat failed", "err", err)
+func (l *Leases) Release(ctx context.Context, m room.Member) {
+	l.heldMu.Lock()
+	delete(l.held, m)
+	l.heldMu.Unlock()
+	if err := l.client.SRem(ctx, heldKey(l.instance), heldMember(m)).Err(); err != nil {
+		l.log.Debug("redis: releasing a held seat failed", "err", err)
 	}
 }
 
-func (s *Store) heldTTL() time.Duration { return 10 * s.opt.Lease }
+func (l *Leases) heldTTL() time.Duration { return 10 * l.opt.Lease }
 
 // renew refreshes this instance's lease and the keys that name it, and
 // reports whether that worked. While reassert is positive it also writes
 // back the held set and returns the seats it holds, to be revived. It
 // reports whether the id had to be added to sl:instances anew.
-func (s *Store) renew() (revive []room.Member, readded, ok bool) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.Lease/2)
+func (l *Leases) renew() (revive []room.Member, readded, ok bool) {
+	ctx, cancel := context.WithTimeout(l.ctx, l.opt.Lease/2)
 	defer cancel()
 	var held []string
-	if s.reassert > 0 {
-		revive = s.heldNow()
+	if l.reassert > 0 {
+		revive = l.heldNow()
 		for _, m := range revive {
 			held = append(held, heldMember(m))
 		}
 	}
 	var added *redis.IntCmd
-	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, liveKey(s.instance), "1", s.opt.Lease)
-		added = p.SAdd(ctx, instancesKey, s.instance)
-		p.PExpire(ctx, instancesKey, s.heldTTL())
+	_, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, liveKey(l.instance), "1", l.opt.Lease)
+		added = p.SAdd(ctx, instancesKey, l.instance)
+		p.PExpire(ctx, instancesKey, l.heldTTL())
 		if len(held) > 0 {
-			p.SAdd(ctx, heldKey(s.instance), held)
+			p.SAdd(ctx, heldKey(l.instance), held)
 		}
-		p.PExpire(ctx, heldKey(s.instance), s.heldTTL())
+		p.PExpire(ctx, heldKey(l.instance), l.heldTTL())
 		return nil
 	})
 	if err != nil {
 		return nil, false, false
 	}
-	if s.reassert > 0 {
-		s.reassert--
+	if l.reassert > 0 {
+		l.reassert--
 	}
 	return revive, added.Val() == 1, true
 }
 
 // heldNow returns the connections this instance holds.
-func (s *Store) heldNow() []room.Member {
-	s.heldMu.Lock()
-	defer s.heldMu.Unlock()
-	ms := make([]room.Member, 0, len(s.held))
-	for m := range s.held {
+func (l *Leases) heldNow() []room.Member {
+	l.heldMu.Lock()
+	defer l.heldMu.Unlock()
+	ms := make([]room.Member, 0, len(l.held))
+	for m := range l.held {
 		ms = append(ms, m)
 	}
 	return ms
 }
 
-// revive hands each of ms to OnRevived, off the manage goroutine.
-func (s *Store) revive(ms []room.Member) {
-	s.mu.Lock()
-	revived := s.revived
-	s.mu.Unlock()
+// revive hands each of ms to OnRevived, off the run goroutine.
+func (l *Leases) revive(ms []room.Member) {
+	l.mu.Lock()
+	revived := l.revived
+	l.mu.Unlock()
 	if revived == nil || len(ms) == 0 {
 		return
 	}
-	s.wg.Add(1)
+	l.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer l.wg.Done()
 		for _, m := range ms {
-			ctx, cancel := context.WithTimeout(s.ctx, orphanTimeout)
+			ctx, cancel := context.WithTimeout(l.ctx, orphanTimeout)
 			err := revived(ctx, m)
 			cancel()
-			if err != nil && !room.IsRefusal(err) && s.ctx.Err() == nil {
-				s.log.Warn("redis: marking a seat online again failed", "err", err)
+			if err != nil && !room.IsRefusal(err) && l.ctx.Err() == nil {
+				l.log.Warn("redis: marking a seat online again failed", "err", err)
 			}
 		}
 	}()
 }
 
-// leaseTick runs from manage: it renews the lease every Lease/3 and, once
+// leaseTick runs from run: it renews the lease every Lease/3 and, once
 // the lease has been held without a lapse for a whole Lease, starts a sweep
 // for dead instances unless one is running. A renewal that fails is no lapse
 // as long as one succeeds within a Lease of the last: a busy moment must not
 // stop the sweeps, but an outage long enough to let leases expire must
 // give every instance the time to renew before anyone is judged.
-func (s *Store) leaseTick(now time.Time) {
-	if now.Sub(s.renewedAt) < s.opt.Lease/3 {
+func (l *Leases) leaseTick(now time.Time) {
+	if now.Sub(l.renewedAt) < l.opt.Lease/3 {
 		return
 	}
-	s.renewedAt = now
+	l.renewedAt = now
 	// The clock is read around the renewal, not taken from the tick: after
 	// a stall the ticker hands over a tick from before it, and the renewal
 	// itself may have waited.
 	start := time.Now()
-	revive, readded, ok := s.renew()
+	revive, readded, ok := l.renew()
 	if !ok {
 		return
 	}
-	s.revive(revive)
+	l.revive(revive)
 	now = time.Now()
-	lapsed := !s.lastRenewal.IsZero() && now.Sub(s.lastRenewal) > s.opt.Lease
-	if s.lastRenewal.IsZero() || lapsed {
-		s.healthySince = now
+	lapsed := !l.lastRenewal.IsZero() && now.Sub(l.lastRenewal) > l.opt.Lease
+	if l.lastRenewal.IsZero() || lapsed {
+		l.healthySince = now
 	}
-	if lapsed || (readded && !s.lastRenewal.IsZero()) {
+	if lapsed || (readded && !l.lastRenewal.IsZero()) {
 		// Another instance may have taken this one for dead meanwhile
 		// (a renewal's answer can be lost while the command went through,
 		// so the lapse is the surer sign).
-		s.log.Warn("redis: this instance's lease may have lapsed; reclaiming its seats")
-		s.reassert = 3
+		l.log.Warn("redis: this instance's lease may have lapsed; reclaiming its seats")
+		l.reassert = 3
 	}
-	s.lastRenewal = start
-	if now.Sub(s.healthySince) < s.opt.Lease || !s.sweeping.CompareAndSwap(false, true) {
+	l.lastRenewal = start
+	if now.Sub(l.healthySince) < l.opt.Lease || !l.sweeping.CompareAndSwap(false, true) {
 		return
 	}
-	s.wg.Add(1)
+	l.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
-		defer s.sweeping.Store(false)
-		if err := s.sweep(); err != nil && s.ctx.Err() == nil {
-			s.log.Warn("redis: checking other instances failed", "err", err)
+		defer l.wg.Done()
+		defer l.sweeping.Store(false)
+		if err := l.sweep(); err != nil && l.ctx.Err() == nil {
+			l.log.Warn("redis: checking other instances failed", "err", err)
 		}
 	}()
 }
 
 // sweep finds instances whose lease expired and hands their seats to
 // OnOrphaned.
-func (s *Store) sweep() error {
-	ctx, cancel := context.WithTimeout(s.ctx, s.opt.Lease)
+func (l *Leases) sweep() error {
+	ctx, cancel := context.WithTimeout(l.ctx, l.opt.Lease)
 	defer cancel()
-	ids, err := s.client.SMembers(ctx, instancesKey).Result()
+	l.mu.Lock()
+	orphaned := l.orphaned
+	l.mu.Unlock()
+	if orphaned == nil {
+		return nil // nothing to hand their seats to yet
+	}
+	ids, err := l.client.SMembers(ctx, instancesKey).Result()
 	if err != nil {
 		return err
 	}
 	var others []string
 	for _, id := range ids {
-		if id != s.instance {
+		if id != l.instance {
 			others = append(others, id)
 		}
 	}
@@ -260,7 +343,7 @@ func (s *Store) sweep() error {
 		return nil
 	}
 	exists := make([]*redis.IntCmd, len(others))
-	if _, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	if _, err := l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range others {
 			exists[i] = p.Exists(ctx, liveKey(id))
 		}
@@ -273,48 +356,44 @@ func (s *Store) sweep() error {
 			continue
 		}
 		// Only the instance whose SREM removes the id takes over its seats.
-		if n, err := s.client.SRem(ctx, instancesKey, id).Result(); err != nil || n == 0 {
+		if n, err := l.client.SRem(ctx, instancesKey, id).Result(); err != nil || n == 0 {
 			if err != nil {
 				return err
 			}
 			continue
 		}
-		held, err := s.client.SMembers(ctx, heldKey(id)).Result()
+		held, err := l.client.SMembers(ctx, heldKey(id)).Result()
 		if err != nil {
 			return err
 		}
-		s.log.Info("redis: an instance stopped without closing its sockets; marking its seats reconnecting", "seats", len(held))
-		s.mu.Lock()
-		orphaned := s.orphaned
-		s.mu.Unlock()
+		l.log.Info("redis: an instance stopped without closing its sockets; marking its seats reconnecting", "seats", len(held))
 		for _, h := range held {
 			m, ok := parseHeld(h)
-			if !ok || orphaned == nil {
+			if !ok {
 				continue
 			}
-			octx, cancel := context.WithTimeout(s.ctx, orphanTimeout)
+			octx, cancel := context.WithTimeout(l.ctx, orphanTimeout)
 			err := orphaned(octx, m)
 			cancel()
 			if err != nil && !room.IsRefusal(err) {
-				s.log.Warn("redis: marking a seat reconnecting failed", "err", err)
+				l.log.Warn("redis: marking a seat reconnecting failed", "err", err)
 			}
 		}
-		if err := s.client.Del(ctx, heldKey(id)).Err(); err != nil {
+		if err := l.client.Del(ctx, heldKey(id)).Err(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// dropLease deletes this instance's keys when it closes: its sockets have
-// been closed, and Leave marked their seats.
-func (s *Store) dropLease() {
+// dropLease deletes this instance's keys.
+func (l *Leases) dropLease() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, liveKey(s.instance))
-		p.Del(ctx, heldKey(s.instance))
-		p.SRem(ctx, instancesKey, s.instance)
+	l.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, liveKey(l.instance))
+		p.Del(ctx, heldKey(l.instance))
+		p.SRem(ctx, instancesKey, l.instance)
 		return nil
 	})
 }

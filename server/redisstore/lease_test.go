@@ -164,3 +164,44 @@ func TestStalledInstanceRevived(t *testing.T) {
 		t.Fatal("the held set lost the seat again")
 	}
 }
+
+// TestUnwiredLeasesJudgeNobody: an instance whose Leases has no OnOrphaned
+// yet (the command wires it after building its Service) leaves a dead
+// instance's seats alone instead of claiming them with nothing to hand them
+// to; once wired, it hands them over.
+func TestUnwiredLeasesJudgeNobody(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	const lease = 300 * time.Millisecond
+	rc := srv.Client()
+	live := redisstore.NewLeases(srv.Client(), redisstore.Options{Lease: lease})
+	t.Cleanup(live.Close)
+
+	dead := redisstore.NewLeases(srv.Client(), redisstore.Options{Lease: lease})
+	m := room.Member{Room: newState().ID, Seat: 1, Gen: 1}
+	dead.Hold(ctx(t), m)
+	// Dying without a word: its lease key goes, its held set and its id in
+	// sl:instances stay, as after SIGKILL.
+	deadID := dead.Instance()
+	dead.Close()
+	rc.SAdd(ctx(t), "sl:instances", deadID)
+	rc.SAdd(ctx(t), "sl:held:"+deadID, fmt.Sprintf("%s %d %d", m.Room, m.Seat, m.Gen))
+
+	time.Sleep(6 * lease) // a healthy lease for a whole Lease, then sweeps
+	if ok, _ := rc.SIsMember(ctx(t), "sl:instances", deadID).Result(); !ok {
+		t.Fatal("an instance with nothing to hand seats to judged a dead one")
+	}
+	got := make(chan room.Member, 4)
+	live.OnOrphaned(func(_ context.Context, m room.Member) error {
+		got <- m
+		return nil
+	})
+	select {
+	case g := <-got:
+		if g != m {
+			t.Fatalf("orphaned %v, want %v", g, m)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("the dead instance's seat was never handed over")
+	}
+}

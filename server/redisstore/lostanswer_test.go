@@ -18,8 +18,8 @@ import (
 )
 
 // freezeBeforeCommit is the Redis store with a trap: once armed, the next
-// Update that has something to commit freezes Redis (SIGSTOP) after reading
-// the room and before sending its commit. The commit then waits, unread, in
+// Update that has something to commit freezes Redis (SIGSTOP) after taking
+// the room's state and before sending its commit. The commit then waits, unread, in
 // Redis's socket; the client gives up on its answer, the phone is told
 // unavailable, and when Redis is thawed the commit runs all the same.
 type freezeBeforeCommit struct {
@@ -68,10 +68,12 @@ func TestCommitLandsAfterItsAnswerWasLost(t *testing.T) {
 	// quickly; the edge's own deadline is longer.
 	c := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true, ReadTimeout: 300 * time.Millisecond})
 	t.Cleanup(func() { c.Close() })
-	trap := &freezeBeforeCommit{Store: newStore(t, c, redisstore.Options{}), t: t, rs: rs}
+	node := newStore(t, c, redisstore.Options{})
+	trap := &freezeBeforeCommit{Store: node.Store, t: t, rs: rs}
 	srv := servertest.Start(t, servertest.Options{
 		Store: trap,
-		Edge:  edge.Config{SocketsPerIP: 1000, AdmitsPerIP: 1000},
+		Seats: node.Leases,
+		Edge:  edge.Config{Feed: node.Feed, SocketsPerIP: 1000, AdmitsPerIP: 1000},
 	})
 	t.Cleanup(func() { rs.Thaw() }) // so that a failed test does not leave it frozen
 	a, b := phonetest.Pair(t, srv)

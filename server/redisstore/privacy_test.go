@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"softland/server/edge"
 	"softland/server/privacytest"
 	"softland/server/redisstore"
 	"softland/server/redisstore/redistest"
@@ -19,7 +20,7 @@ func TestCanaryRedisStore(t *testing.T) {
 	rc := rs.Client()
 	store := newStore(t, rs.Client(), redisstore.Options{})
 	privacytest.Run(t, privacytest.Setup{
-		Options: servertest.Options{Store: store},
+		Options: servertest.Options{Store: store, Seats: store.Leases, Edge: edge.Config{Feed: store.Feed}},
 		Dump: func(t *testing.T, _ string) string {
 			keys, err := redistest.Keys(ctx(t), rc)
 			if err != nil {

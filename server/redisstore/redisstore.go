@@ -2,6 +2,12 @@
 // behind a load balancer share them: the two partners of a room may sit on
 // different instances and still see every event of the room, in order.
 //
+// It has three parts, which New builds over one client as a Node: the Store
+// (room.Store: the rooms' states and event logs, this file), the Feed (the
+// rooms' live events over Pub/Sub, with catch-up from the log, for the edge;
+// feed.go) and the Leases (room.SeatHolder: this instance's lease and the
+// seats it holds, and the sweep for instances that died; lease.go).
+//
 // # Keys
 //
 // A room is two keys with one hash tag, so that it lives in one Cluster slot
@@ -16,8 +22,9 @@
 // Nothing else is stored of a room (its seats' Web Push subscriptions are
 // in its state); each instance keeps a lease and the list of connections it
 // holds (lease.go), which name rooms but hold nothing of them, and all share
-// one VAPID key, sl:vapid (vapid.go), which names no room. Wake-ups travel on the Pub/Sub channel
-// sl:{<roomID>}:wake, which is not a key; they carry the events whole.
+// one VAPID key, sl:vapid (vapid.go), which names no room. Wake-ups travel
+// on the Pub/Sub channel sl:{<roomID>}:wake, which is not a key; they carry
+// the events whole.
 //
 // # Why compare-and-set and not one script per operation
 //
@@ -25,16 +32,27 @@
 // release debriefs together, ...) is written once, in Go, in package room, and
 // the memory store and this store run the very same code. Rewriting each step
 // in Lua would mean two implementations that must never drift. Instead Update
-// is optimistic: it reads the state, runs the room's update function on a
+// is optimistic: it takes the state, runs the room's update function on a
 // private copy in Go, and commits with one Lua script that writes only if the
-// stored Version is still the one it read. The script saves the new state,
-// appends the events to the log, refreshes the TTLs and publishes the
-// wake-up, all atomically; when another writer won the race, Update reads
-// again and reruns the function (room.Store allows that), with a small
-// jittered backoff and a bounded number of attempts. So every step of the room
-// logic is atomic in Redis exactly as it is under the memory store's lock, and
-// the logic stays in one place. A room has few writers (two phones and
-// their housekeeping), so conflicts are rare and cheap.
+// stored Version is still the one it started from. The script saves the new
+// state, appends the events to the log, refreshes the TTLs and publishes the
+// wake-up, all atomically; when another writer won the race, it answers with
+// the state as stored, and Update reruns the function on that (room.Store
+// allows that), with a small jittered backoff and a bounded number of
+// attempts. So every step of the room logic is atomic in Redis exactly as it
+// is under the memory store's lock, and the logic stays in one place; the
+// script checks versions, never rules. A room has few writers (two phones
+// and their housekeeping), so conflicts are rare and cheap.
+//
+// Where the state comes from decides the cost. A room with a phone
+// connected here is watched (Subscribe), and its latest state is cached with
+// its subscribers, so Update goes straight to the commit: one round trip.
+// Otherwise, or when the cache was behind, it is two (a read, or the failed
+// commit that brings the state, then the commit); the version check keeps a
+// stale cache from ever committing. Keeping the token sets in keys of their
+// own would shrink what most commits send, but not the round trips;
+// intersecting them in Redis (sorted sets) would also move part of the room's
+// rules into the scripts.
 //
 // A commit is sent at most once: go-redis does not retry it. A commit whose
 // answer is lost may have landed, and sent again it would look like a lost
@@ -45,15 +63,15 @@
 //
 // The log stream is the source of truth; Pub/Sub only wakes other instances
 // up. Each commit publishes the committed events themselves, so the common
-// path needs no second round trip, and the store's own subscribers of the
-// room get a commit's events straight from Update (committed). A
-// Store multiplexes every room its subscribers watch over one classic
+// path needs no second round trip, and the Feed's own subscribers of the
+// room get a commit's events straight from Update (Feed.committed). A
+// Feed multiplexes every room its subscribers watch over one classic
 // Pub/Sub connection (not sharded Pub/Sub).
 // Whenever Redis confirms a subscription, first or again after a reconnect,
-// the store reads the log from the last offset it delivered for that room and
+// the feed reads the log from the last offset it delivered for that room and
 // delivers what it missed, so a dropped connection loses no event. A message
 // whose first event does not follow the last one delivered also makes the
-// store read the gap from the log first. Events read back from the log get
+// feed read the gap from the log first. Events read back from the log get
 // their revealed tokens from the state's open round, as room.Service.Since
 // does for phones that resume.
 //
@@ -82,7 +100,6 @@
 package redisstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,8 +108,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -140,108 +155,77 @@ type Options struct {
 	Lease time.Duration
 }
 
-// Store is the Redis room store. It is safe for concurrent use.
+// Store is the Redis room store: rooms' states and event logs (room.Store).
+// It is safe for concurrent use. Its live events travel through a Feed, and
+// the instance's seats through Leases; New builds all three.
 type Store struct {
 	client redis.UniversalClient
 	opt    Options
-	log    *slog.Logger
-
-	ctx    context.Context // ends on Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	kick   chan struct{} // wakes the manager: subscriptions changed
-
-	mu      sync.Mutex
-	closed  bool
-	groups  map[string]*group   // room id → its local subscribers
-	dirty   map[string]struct{} // rooms whose channel subscription must be reconciled
-	cur     *pubsubConn
-	nextSub uint64
-
-	activity atomic.Int64 // UnixNano of the last thing read from Pub/Sub
-	failing  atomic.Bool  // receive is getting errors and reconnecting
-
-	instance     string                                         // this store's id among instances
-	orphaned     func(ctx context.Context, m room.Member) error // guarded by mu
-	revived      func(ctx context.Context, m room.Member) error // guarded by mu
-	heldMu       sync.Mutex                                     // guards held alone: Hold may run under mu's deliveries
-	held         map[room.Member]struct{}                       // the connections Hold recorded
-	reassert     int                                            // manage only: renewals left that rewrite the held set
-	renewedAt    time.Time                                      // manage only
-	lastRenewal  time.Time                                      // manage only
-	healthySince time.Time                                      // manage only: the lease held without a lapse since
-	sweeping     atomic.Bool
+	// feed caches the states of the rooms it watches, which spares Update a
+	// read (see Update), and hands a commit's events to its subscribers at
+	// once. Nil: every update reads first, and events come through Pub/Sub.
+	feed *Feed
 }
 
 var _ room.Store = (*Store)(nil)
 
-// New returns a Store over client and starts its Pub/Sub goroutines; Close
-// stops them. The client stays the caller's to close, after the Store. It
-// takes this instance's lease first, waiting up to Lease/2 for Redis.
+// NewStore returns a Store over client. feed, when not nil, is the Feed of
+// this instance over the same Redis.
+func NewStore(client redis.UniversalClient, opts Options, feed *Feed) *Store {
+	return &Store{client: client, opt: opts.withDefaults(), feed: feed}
+}
+
+// Node is one instance's part of Redis, over one client: the room store, the
+// feed of live events, and the instance's lease and held seats. Its methods
+// are its parts'; Close closes the feed and the lease. Wire it as
+// main does: the Store to room.Options.Store, the Leases to
+// room.Options.Seats and their OnOrphaned and OnRevived to the Service's
+// Orphaned and Revived, and the Feed to the edge.
+type Node struct {
+	*Store
+	*Feed
+	*Leases
+}
+
+// New returns a Node over client and starts its goroutines; Close stops
+// them. The client stays the caller's to close, after the Node. It takes this
+// instance's lease first, waiting up to Lease/2 for Redis.
 //
 // Give the client ContextTimeoutEnabled (NewClient does), so that the
 // deadlines of callers, such as /readyz's, bound each command.
-func New(client redis.UniversalClient, opts Options) *Store {
-	if opts.LogSize <= 0 {
-		opts.LogSize = DefaultLogSize
-	}
-	if opts.IdleTTL <= 0 {
-		opts.IdleTTL = DefaultIdleTTL
-	}
-	if opts.HealthInterval <= 0 {
-		opts.HealthInterval = DefaultHealthInterval
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Lease <= 0 {
-		opts.Lease = DefaultLease
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{
-		client: client,
-		opt:    opts,
-		log:    opts.Logger,
-		ctx:    ctx,
-		cancel: cancel,
-		kick:   make(chan struct{}, 1),
-		groups: make(map[string]*group),
-		dirty:  make(map[string]struct{}),
-
-		instance: newInstanceID(),
-		held:     make(map[room.Member]struct{}),
-	}
-	s.cur = s.newPubSub()
-	s.activity.Store(time.Now().UnixNano())
-	// Take the lease before any seat can be held: an instance killed before
-	// its first renewal would never have been known, and its seats never
-	// orphaned. (A Redis that does not answer now is retried by manage.)
-	s.leaseTick(time.Now())
-	s.wg.Add(2)
-	go s.receive()
-	go s.manage()
-	return s
+func New(client redis.UniversalClient, opts Options) *Node {
+	feed := NewFeed(client, opts)
+	return &Node{Store: NewStore(client, opts, feed), Feed: feed, Leases: NewLeases(client, opts)}
 }
 
-// Close stops the store's goroutines and closes its Pub/Sub connection.
-// Subscribers hear nothing more. The store must not be used afterwards.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.closed = true
-	cur := s.cur
-	s.mu.Unlock()
-	s.cancel()
-	err := cur.ps.Close()
-	s.wg.Wait()
-	s.dropLease()
-	if errors.Is(err, redis.ErrClosed) {
-		err = nil
-	}
+// Close stops the feed and gives up the lease. The node must not be used
+// afterwards.
+func (n *Node) Close() error {
+	err := n.Feed.Close()
+	n.Leases.Close()
 	return err
+}
+
+// Ping reports whether Redis answers.
+func (n *Node) Ping(ctx context.Context) error { return n.Store.Ping(ctx) }
+
+func (o Options) withDefaults() Options {
+	if o.LogSize <= 0 {
+		o.LogSize = DefaultLogSize
+	}
+	if o.IdleTTL <= 0 {
+		o.IdleTTL = DefaultIdleTTL
+	}
+	if o.HealthInterval <= 0 {
+		o.HealthInterval = DefaultHealthInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	return o
 }
 
 // Keys. The hash tag {id} puts all of a room in one Cluster slot.
@@ -303,7 +287,7 @@ local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 local v = string.match(cur, '^{"id":"[^"]*","epoch":"[^"]*","version":(%d+)[,}]')
 if v then v = tonumber(v) else v = cjson.decode(cur)['version'] end
-if v ~= tonumber(ARGV[1]) then return 0 end
+if v ~= tonumber(ARGV[1]) then return cur end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 for i = 7, #ARGV, 2 do
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[i], 'e', ARGV[i+1])
@@ -368,7 +352,7 @@ func (s *Store) ttl() int64 { return s.opt.IdleTTL.Milliseconds() }
 
 // Load implements room.Store.
 func (s *Store) Load(ctx context.Context, id string) (*room.State, error) {
-	st, _, err := s.get(ctx, id)
+	st, err := s.get(ctx, id)
 	if err != nil {
 		return nil, wrap("load", err)
 	}
@@ -376,25 +360,31 @@ func (s *Store) Load(ctx context.Context, id string) (*room.State, error) {
 }
 
 // get reads and decodes a room's state.
-func (s *Store) get(ctx context.Context, id string) (*room.State, []byte, error) {
+func (s *Store) get(ctx context.Context, id string) (*room.State, error) {
 	if !validID(id) {
-		return nil, nil, room.ErrNotFound
+		return nil, room.ErrNotFound
 	}
 	b, err := s.client.Get(ctx, stateKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, nil, room.ErrNotFound
+		return nil, room.ErrNotFound
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if st := s.cached(id, b); st != nil {
-		return st, b, nil
+	return s.decode(id, b)
+}
+
+// decode decodes a stored state of room id, sparing the work when b is the
+// encoding this store last saw of it (cached).
+func (s *Store) decode(id string, b []byte) (*room.State, error) {
+	if st := s.feed.cached(id, b); st != nil {
+		return st, nil
 	}
 	st, err := decodeState(b)
 	if err == nil {
-		s.remember(id, b, st)
+		s.feed.remember(id, b, st)
 	}
-	return st, b, err
+	return st, err
 }
 
 // decodeState decodes a stored state with json v2, which decodes it about
@@ -411,28 +401,6 @@ func decodeState(b []byte) (*room.State, error) {
 	return st, nil
 }
 
-// cached returns a copy of the room's state when b is exactly the encoding
-// this store last wrote or read for it, sparing a decode. Only rooms with
-// subscribers here keep one (in their group), so the cache lives and dies
-// with them. A copy, because callers change what they get.
-func (s *Store) cached(id string, b []byte) *room.State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil && g.state != nil && bytes.Equal(g.raw, b) {
-		return g.state.Clone()
-	}
-	return nil
-}
-
-// remember keeps a copy of st, encoded as b, for cached.
-func (s *Store) remember(id string, b []byte, st *room.State) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if g := s.groups[id]; g != nil {
-		g.raw, g.state = b, st.Clone()
-	}
-}
-
 // wrap names the operation in a store failure; refusals pass as they are.
 func wrap(op string, err error) error {
 	if err == nil || room.IsRefusal(err) {
@@ -441,32 +409,64 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
 
-// Update implements room.Store. fn runs on a fresh copy of the stored state
+// Update implements room.Store. fn runs on a fresh copy of the room's state
 // on every attempt; see the package comment for why.
+//
+// The common path is one round trip. When this store watches the room (a
+// phone of it is connected here), it keeps the room's latest state, and
+// Update runs fn on that and goes straight to the compare-and-set. The cache
+// may be stale (the partner's instance committed since): then the script
+// finds another version, commits nothing and answers with the state as
+// stored, which the next attempt runs on without reading it again. So a
+// stale cache costs the two round trips a read and a commit cost, and can
+// never commit over a newer state. (Once a wake-up shows another writer's
+// commit, the feed drops the cached state, and Update reads first: the same
+// two round trips, without sending a commit bound to fail.) Only a commit is checked that way: when fn
+// refuses, or finds nothing to change, on the cached state, that verdict may
+// rest on a stale state, so Update reads the room and asks fn again.
 func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]protocol.Event, error)) (*room.State, []protocol.Event, error) {
+	if !validID(id) {
+		return nil, nil, room.ErrNotFound
+	}
+	cur := s.feed.latest(id)
+	cached := cur != nil
 	for attempt := 0; ; attempt++ {
-		cur, _, err := s.get(ctx, id)
-		if err != nil {
-			return nil, nil, wrap("update", err)
+		if cur == nil {
+			var err error
+			if cur, err = s.get(ctx, id); err != nil {
+				return nil, nil, wrap("update", err)
+			}
 		}
 		next := cur.Clone()
 		evs, err := fn(next)
+		if err != nil && cached {
+			cur, cached = nil, false // confirm the verdict on the stored state
+			continue
+		}
 		if err == room.ErrUnchanged {
 			return cur, nil, nil
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		raw, err := s.commit(ctx, cur, next, evs)
+		raw, stored, err := s.commit(ctx, cur, next, evs)
 		if err != nil {
 			return nil, nil, wrap("update", err)
 		}
 		if raw != nil {
-			s.committed(id, raw, next, cur.Offset, evs)
+			s.feed.committed(id, raw, next, cur.Offset, evs)
 			return next, evs, nil
+		}
+		if cur, err = s.decode(id, stored); err != nil {
+			return nil, nil, wrap("update", err)
 		}
 		if attempt+1 >= maxAttempts {
 			return nil, nil, fmt.Errorf("redisstore: update: still racing other writers after %d attempts", maxAttempts)
+		}
+		if cached {
+			// Not a race, most likely: the cache was behind. Retry at once.
+			cached = false
+			continue
 		}
 		if err := sleep(ctx, backoff(attempt)); err != nil {
 			return nil, nil, wrap("update", err)
@@ -474,50 +474,29 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*room.State) ([]p
 	}
 }
 
-// committed tells the room's group here, if it has one, about a commit:
-// it keeps the new state for cached, and hands the commit's events to the
-// group's subscribers at once, before Update returns, when they have had
-// everything up to after. Otherwise they would wait for the round trip
-// through Pub/Sub, and the phone that acted would get its ack only after the
-// edge read the log to find the events the ack must follow. The wake-up,
-// when it comes back, finds them delivered and is skipped (deliverLocked). A
-// group that is behind gets them in order through Pub/Sub and the log as
-// before.
-func (s *Store) committed(id string, raw []byte, next *room.State, after uint64, evs []protocol.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.groups[id]
-	if g == nil {
-		return
-	}
-	g.raw, g.state = raw, next.Clone()
-	if len(evs) > 0 && g.known && g.last == after {
-		deliverLocked(g, evs, false)
-	}
-}
-
-// commit runs the compare-and-set script. It returns the state as stored,
-// or nil when another writer changed the room since cur was read.
-func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) ([]byte, error) {
+// commit runs the compare-and-set script. It returns the state as stored
+// when it committed; when another writer changed the room since cur, it
+// returns nil and the state Redis holds instead.
+func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protocol.Event) (committed, stored []byte, err error) {
 	// The log must stay a run of consecutive offsets ending at the state's.
 	off := cur.Offset
 	for _, ev := range evs {
 		if ev.Offset != off+1 {
-			return nil, errors.New("events do not continue the room's offsets")
+			return nil, nil, errors.New("events do not continue the room's offsets")
 		}
 		off = ev.Offset
 	}
 	if next.Offset != off {
-		return nil, errors.New("state offset does not match its events")
+		return nil, nil, errors.New("state offset does not match its events")
 	}
 	next.Version = cur.Version + 1
 	b, err := json.Marshal(next)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wake, err := json.Marshal(evs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	args := make([]any, 0, 6+2*len(evs))
 	args = append(args, cur.Version, b, s.ttl(), s.opt.LogSize, wakeChannel(next.ID), wake)
@@ -525,21 +504,24 @@ func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protoco
 		logged := room.ForLog(ev)
 		e, err := json.Marshal(&logged)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		args = append(args, strconv.FormatUint(ev.Offset, 10)+"-1", e)
 	}
-	n, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Int()
-	switch {
-	case err != nil:
-		return nil, err
-	case n < 0:
-		return nil, room.ErrNotFound
+	res, err := evalOnce(ctx, s.client, commitSHA, commitSrc, []string{stateKey(next.ID), logKey(next.ID)}, args...).Result()
+	if err != nil {
+		return nil, nil, err
 	}
-	if n != 1 {
-		return nil, nil
+	switch r := res.(type) {
+	case int64:
+		if r == 1 {
+			return b, nil, nil
+		}
+		return nil, nil, room.ErrNotFound
+	case string:
+		return nil, []byte(r), nil
 	}
-	return b, nil
+	return nil, nil, fmt.Errorf("commit script answered %T", res)
 }
 
 // backoff returns a random wait before attempt+1, growing with attempt.
@@ -566,7 +548,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // transaction. The log is the last LogSize offsets up to the state's, even
 // when Redis's approximate trimming kept a few more.
 func (s *Store) Since(ctx context.Context, id, epoch string, after uint64) ([]protocol.Event, bool, error) {
-	st, evs, err := s.readLog(ctx, id, after+1)
+	st, evs, err := readLog(ctx, s.client, id, after+1)
 	if err != nil {
 		return nil, false, wrap("since", err)
 	}
@@ -608,13 +590,13 @@ func decodeEntries(msgs []redis.XMessage) ([]protocol.Event, error) {
 
 // readLog returns the room's state and its logged events from offset from
 // on, read in one transaction. The events are as the log keeps them.
-func (s *Store) readLog(ctx context.Context, id string, from uint64) (*room.State, []protocol.Event, error) {
+func readLog(ctx context.Context, c redis.UniversalClient, id string, from uint64) (*room.State, []protocol.Event, error) {
 	if !validID(id) {
 		return nil, nil, room.ErrNotFound
 	}
 	var get *redis.StringCmd
 	var xr *redis.XMessageSliceCmd
-	_, err := s.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, stateKey(id))
 		xr = p.XRange(ctx, logKey(id), strconv.FormatUint(from, 10)+"-0", "+")
 		return nil
@@ -639,8 +621,8 @@ func (s *Store) readLog(ctx context.Context, id string, from uint64) (*room.Stat
 
 // lastOffset returns the offset of the room's newest logged event, 0 when
 // it has none (or does not exist yet).
-func (s *Store) lastOffset(ctx context.Context, id string) (uint64, error) {
-	n, err := lastScript.Run(ctx, s.client, []string{logKey(id)}).Int64()
+func lastOffset(ctx context.Context, c redis.UniversalClient, id string) (uint64, error) {
+	n, err := lastScript.Run(ctx, c, []string{logKey(id)}).Int64()
 	if err != nil {
 		return 0, err
 	}
@@ -656,11 +638,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return nil
 	}
-	s.mu.Lock()
-	if g := s.groups[id]; g != nil {
-		g.raw, g.state = nil, nil // erased here too, not only in Redis
-	}
-	s.mu.Unlock()
+	s.feed.forget(id) // erased here too, not only in Redis
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deleteTimeout)
 	defer cancel()
 	if err := s.client.Del(ctx, stateKey(id), logKey(id)).Err(); err != nil {

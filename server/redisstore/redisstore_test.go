@@ -49,8 +49,9 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// newStore returns a store over client, closed when the test ends.
-func newStore(t *testing.T, client redis.UniversalClient, opts redisstore.Options) *redisstore.Store {
+// newStore returns a node (store, feed and leases) over client, closed when
+// the test ends.
+func newStore(t *testing.T, client redis.UniversalClient, opts redisstore.Options) *redisstore.Node {
 	t.Helper()
 	s := redisstore.New(client, opts)
 	t.Cleanup(func() {
@@ -66,26 +67,37 @@ func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, storetest.Config{
 		LogSize: 32,
-		New: func(t *testing.T) room.Store {
-			return newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+		New: func(t *testing.T) (room.Store, storetest.Feed) {
+			n := newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+			return n.Store, n.Feed
 		},
 	})
 }
 
+// TestClusterConformance runs the suite on a Cluster, with updates that read
+// first and, watched, with updates on the cached state.
 func TestClusterConformance(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3)
-	storetest.Run(t, storetest.Config{
-		LogSize: 32,
-		New: func(t *testing.T) room.Store {
-			c, err := redisstore.NewClient(redisstore.Config{Addrs: cl.Addrs()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			return newStore(t, c, redisstore.Options{LogSize: 32})
-		},
-	})
+	for _, watched := range []bool{false, true} {
+		t.Run(fmt.Sprintf("watched=%v", watched), func(t *testing.T) {
+			storetest.Run(t, storetest.Config{
+				LogSize: 32,
+				New: func(t *testing.T) (room.Store, storetest.Feed) {
+					c, err := redisstore.NewClient(redisstore.Config{Addrs: cl.Addrs()})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { c.Close() })
+					n := newStore(t, c, redisstore.Options{LogSize: 32})
+					if watched {
+						return watchingStore{n.Store, n.Feed, t}, n.Feed
+					}
+					return n.Store, n.Feed
+				},
+			})
+		})
+	}
 }
 
 func newState() *room.State {
@@ -109,7 +121,7 @@ func announce(n int) func(*room.State) ([]protocol.Event, error) {
 }
 
 // mustUpdate runs Update and fails the test on an error.
-func mustUpdate(t *testing.T, s *redisstore.Store, id string, fn func(*room.State) ([]protocol.Event, error)) {
+func mustUpdate(t *testing.T, s room.Store, id string, fn func(*room.State) ([]protocol.Event, error)) {
 	t.Helper()
 	if _, _, err := s.Update(ctx(t), id, fn); err != nil {
 		t.Fatal(err)
@@ -148,7 +160,7 @@ func sneakUpdate(t *testing.T, c *redis.Client, id string, fn func(*room.State) 
 // watchedRoom creates a room through creator and subscribes a recorder to
 // it on s, returning once the subscription is confirmed. The subscription
 // ends with the test.
-func watchedRoom(t *testing.T, creator, s *redisstore.Store) (*room.State, *recorder) {
+func watchedRoom(t *testing.T, creator, s *redisstore.Node) (*room.State, *recorder) {
 	t.Helper()
 	st := newState()
 	if err := creator.Create(ctx(t), st); err != nil {
@@ -803,4 +815,105 @@ func TestStateCacheFollowsOtherWriters(t *testing.T) {
 			t.Fatalf("store sees offset %d, want %d", got.Offset, want)
 		}
 	}
+}
+
+// TestStaleCacheVerdictsAreChecked: an update function that refuses, or
+// finds nothing to change, on the state this store cached is asked again on
+// the stored state, which another instance changed meanwhile; only a commit
+// is checked by the script itself.
+func TestStaleCacheVerdictsAreChecked(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := newStore(t, srv.Client(), redisstore.Options{})
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st := newState()
+	s.Create(ctx(t), st)
+	defer s.Subscribe(st.ID, func(protocol.Event) {})()
+	mustUpdate(t, s, st.ID, announce(1)) // cached at offset 1
+	mustUpdate(t, other, st.ID, announce(1))
+
+	refused := &room.Error{Code: protocol.CodeLimit, Msg: "too early"}
+	next, evs, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
+		if st.Offset < 2 {
+			return nil, refused
+		}
+		return announce(1)(st)
+	})
+	if err != nil || next.Offset != 3 || len(evs) != 1 || evs[0].Offset != 3 {
+		t.Fatalf("update refused on a stale cache: %v", err)
+	}
+
+	mustUpdate(t, other, st.ID, announce(1))
+	cur, evs, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
+		if st.Offset < 4 {
+			return announce(1)(st)
+		}
+		return nil, room.ErrUnchanged
+	})
+	if err != nil || cur.Offset != 4 || len(evs) != 0 {
+		t.Fatalf("unchanged: got offset %d, %d events, %v; want the stored offset 4 and nothing", cur.Offset, len(evs), err)
+	}
+}
+
+// TestUpdateRoundTrips: an update of a room watched here is one round trip
+// (the compare-and-set on the cached state). When the cache is behind
+// without this store knowing, the failed compare-and-set brings the stored
+// state along, so it is two; when a wake-up has shown another writer's
+// commit, the cache is dropped and the update reads the room first: also two,
+// without sending a commit bound to fail.
+func TestUpdateRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := srv.Client()
+	trips := new(tripCounter)
+	c.AddHook(trips)
+	s := newStore(t, c, redisstore.Options{})
+	other := newStore(t, srv.Client(), redisstore.Options{})
+	st, r := watchedRoom(t, s, s)
+	mustUpdate(t, s, st.ID, announce(1)) // the first reads the state
+	r.wait(t, 1)
+	check := func(name string, want ...string) {
+		t.Helper()
+		trips.reset()
+		mustUpdate(t, s, st.ID, announce(1))
+		if got := trips.sent(); !slices.Equal(got, want) {
+			t.Errorf("%s: sent %v, want %v", name, got, want)
+		}
+	}
+	check("cached", "evalsha")
+	r.wait(t, 2)
+	sneak(t, srv.Client(), st.ID, 1) // no wake-up: the store cannot know
+	check("behind", "evalsha", "evalsha")
+	r.wait(t, 4)
+	mustUpdate(t, other, st.ID, announce(1))
+	r.wait(t, 5)
+	check("another writer seen", "get", "evalsha")
+}
+
+// watchingStore subscribes to every room it creates, so that its updates
+// take the cached path; TestCachedConformance runs the suite through it.
+type watchingStore struct {
+	*redisstore.Store
+	feed *redisstore.Feed
+	t    *testing.T
+}
+
+func (w watchingStore) Create(ctx context.Context, st *room.State) error {
+	err := w.Store.Create(ctx, st)
+	if err == nil {
+		w.t.Cleanup(w.feed.Subscribe(st.ID, func(protocol.Event) {}))
+	}
+	return err
+}
+
+func TestCachedConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	storetest.Run(t, storetest.Config{
+		LogSize: 32,
+		New: func(t *testing.T) (room.Store, storetest.Feed) {
+			n := newStore(t, srv.Client(), redisstore.Options{LogSize: 32})
+			return watchingStore{n.Store, n.Feed, t}, n.Feed
+		},
+	})
 }

@@ -41,9 +41,10 @@ func instance(t *testing.T, newClient func() redis.UniversalClient) *servertest.
 	t.Cleanup(func() { c.Close() })
 	s := newStore(t, c, redisstore.Options{})
 	return servertest.Start(t, servertest.Options{
-		Store: s,
+		Store: s.Store,
+		Seats: s.Leases,
 		// Every phone of these tests comes from 127.0.0.1.
-		Edge: edge.Config{SocketsPerIP: 1000, AdmitsPerIP: 1000},
+		Edge: edge.Config{Feed: s.Feed, SocketsPerIP: 1000, AdmitsPerIP: 1000},
 	})
 }
 
@@ -455,9 +456,11 @@ func TestLivenessAcrossInstances(t *testing.T) {
 	start := func() *servertest.Server {
 		c := single(rs)()
 		t.Cleanup(func() { c.Close() })
+		s := newStore(t, c, redisstore.Options{})
 		return servertest.Start(t, servertest.Options{
-			Store: newStore(t, c, redisstore.Options{}),
-			Edge:  edge.Config{SocketsPerIP: 1000, AdmitsPerIP: 1000, LivenessWindow: window},
+			Store: s.Store,
+			Seats: s.Leases,
+			Edge:  edge.Config{Feed: s.Feed, SocketsPerIP: 1000, AdmitsPerIP: 1000, LivenessWindow: window},
 		})
 	}
 	srv1, srv2 := start(), start()

@@ -40,6 +40,10 @@ const (
 // Options configure a Service. Zero values take the defaults above.
 type Options struct {
 	Store Store
+	// Seats, when set, is told which seats' connections this instance holds
+	// (a store several instances share has one: redisstore.Leases). The
+	// command wires its callbacks to Orphaned and Revived.
+	Seats SeatHolder
 	// RevealSize is K: at most this many mutual suggestions are revealed.
 	RevealSize int
 	// InviteTTL is how long the pairing link works while seat 2 is free.
@@ -66,7 +70,7 @@ type Options struct {
 // connections, processes and instances goes through the Store.
 type Service struct {
 	store  Store
-	holder SeatHolder // the store, when it is one; else nil
+	holder SeatHolder // Options.Seats; nil for a single instance
 	opt    Options
 }
 
@@ -96,17 +100,8 @@ func New(opts Options) *Service {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	s := &Service{store: opts.Store, opt: opts}
-	if h, ok := opts.Store.(SeatHolder); ok {
-		s.holder = h
-		h.OnOrphaned(s.Orphaned)
-		h.OnRevived(s.Revived)
-	}
-	return s
+	return &Service{store: opts.Store, holder: opts.Seats, opt: opts}
 }
-
-// Store returns the service's store, for the edge's subscriptions and catch-up.
-func (s *Service) Store() Store { return s.store }
 
 // Admission is what a phone gets for creating, joining or resuming: who it
 // is now, the welcome to send it, and when the open round (if any) ends.
@@ -643,7 +638,8 @@ func (s *Service) Forget(ctx context.Context, m Member) {
 
 // Orphaned marks a seat whose connection was held by an instance that died
 // without a word as reconnecting, unless the seat has moved on since (a
-// newer connection, or it already left). The store calls it (SeatHolder);
+// newer connection, or it already left). The seat holder calls it (main
+// wires redisstore.Leases.OnOrphaned to it);
 // without it the partner would see the seat online until the phone came
 // back, or for good if it never did.
 func (s *Service) Orphaned(ctx context.Context, m Member) error {

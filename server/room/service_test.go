@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"softland/server/memstore"
@@ -141,4 +144,55 @@ func TestLiveness(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(a2.Member, true, protocol.PresenceAway, 0)
+}
+
+// seatLog records what a Service tells its seat holder.
+type seatLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (l *seatLog) Hold(_ context.Context, m room.Member) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, fmt.Sprintf("hold %d/%d", m.Seat, m.Gen))
+}
+
+func (l *seatLog) Release(_ context.Context, m room.Member) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, fmt.Sprintf("release %d/%d", m.Seat, m.Gen))
+}
+
+// TestSeatsHeld: the seat holder given in Options.Seats hears of every
+// connection this instance admits, and of its end.
+func TestSeatsHeld(t *testing.T) {
+	ctx := context.Background()
+	store := memstore.New(memstore.Options{})
+	t.Cleanup(func() { store.Close() })
+	seats := &seatLog{}
+	rooms := room.New(room.Options{Store: store, Seats: seats})
+	key := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	sum := sha256.Sum256(make([]byte, 32))
+	a, err := rooms.Create(ctx, base64.RawURLEncoding.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rooms.Join(ctx, a.Member.Room, key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rooms.Leave(ctx, b.Member, protocol.PresenceAway); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		fmt.Sprintf("hold 1/%d", a.Member.Gen),
+		fmt.Sprintf("hold 2/%d", b.Member.Gen),
+		fmt.Sprintf("release 2/%d", b.Member.Gen),
+	}
+	seats.mu.Lock()
+	defer seats.mu.Unlock()
+	if !slices.Equal(seats.log, want) {
+		t.Fatalf("seat holder heard %v, want %v", seats.log, want)
+	}
 }

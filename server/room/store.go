@@ -27,8 +27,8 @@ type Store interface {
 
 	// Update applies fn to the room's current state and, if fn returns nil,
 	// atomically saves the state (incrementing Version), appends the events fn
-	// returned to the log and publishes them to subscribers, then refreshes the
-	// room's expiry. The log keeps each event with its Reveal cleared (see
+	// returned to the log and publishes them to whoever watches the room live
+	// (the edge, through its own feed), then refreshes the room's expiry. The log keeps each event with its Reveal cleared (see
 	// ForLog): revealed tokens live only in the state, and only while their
 	// round is open; subscribers get the events whole. fn's events already carry their epoch and offsets. fn may
 	// be called more than once when another writer raced it, so it must not
@@ -47,32 +47,22 @@ type Store interface {
 	// Deleting a missing room is not an error.
 	Delete(ctx context.Context, id string) error
 
-	// Subscribe calls deliver with every event appended to the room from now on,
-	// in offset order, until cancel is called. deliver must not block; it may be
-	// called from any goroutine. A store that can lose wake-ups (a broker
-	// reconnecting) may skip events: subscribers detect gaps by offset and
-	// fetch them with Since, so skipping loses nothing.
-	Subscribe(id string, deliver func(protocol.Event)) (cancel func())
-
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 }
 
-// SeatHolder is implemented by stores that several instances share. A
-// Service tells it which seats' connections this instance holds: from the
+// SeatHolder records which seats' connections this instance holds, for a
+// deployment of several instances sharing a store (Options.Seats): from the
 // admission until Leave. An instance that ends normally closes its sockets,
 // and Leave marks their seats; one that dies without a word (SIGKILL, a lost
-// machine) cannot, so the store notices that the instance is gone and calls
-// the function given to OnOrphaned (New gives Service.Orphaned) for each
-// seat it held. An instance taken for dead while it was only stalled calls
-// the function given to OnRevived (Service.Revived) for each seat it still
-// holds. Hold and Release are best effort: a failure only delays a presence
-// change, so they report nothing.
+// machine) cannot, so the holder notices that the instance is gone and the
+// command has it call Service.Orphaned for each seat it held (and
+// Service.Revived for each seat it still holds when it was taken for dead
+// while only stalled). Hold and Release are best effort: a failure only
+// delays a presence change, so they report nothing.
 type SeatHolder interface {
 	Hold(ctx context.Context, m Member)
 	Release(ctx context.Context, m Member)
-	OnOrphaned(f func(ctx context.Context, m Member) error)
-	OnRevived(f func(ctx context.Context, m Member) error)
 }
 
 // ForLog returns ev as a store keeps it in the log: without revealed tokens.

@@ -18,10 +18,23 @@ import (
 
 // Options adjust the server under test. Zero values take the defaults.
 type Options struct {
-	Room  room.Options // Store is filled in when nil
-	Mem   memstore.Options
-	Edge  edge.Config // Rooms, Static and Logger are filled in when nil
-	Store room.Store  // when set, used instead of a new memory store
+	Room room.Options // Store and Seats are filled in
+	Mem  memstore.Options
+	Edge edge.Config // Rooms, Static and Logger are filled in when nil, Feed with the memory store
+	// Store, when set, is used instead of a new memory store; Edge.Feed
+	// must be set with it.
+	Store room.Store
+	// Seats, when set, is the Service's seat holder, its callbacks wired to
+	// the Service as the command wires them (redisstore.Leases).
+	Seats Seats
+}
+
+// Seats is a seat holder that reports seats of instances that died, and of
+// this one when it was taken for dead while alive.
+type Seats interface {
+	room.SeatHolder
+	OnOrphaned(f func(ctx context.Context, m room.Member) error)
+	OnRevived(f func(ctx context.Context, m room.Member) error)
 }
 
 // Server is a running test server.
@@ -30,6 +43,7 @@ type Server struct {
 	Edge  *edge.Server
 	Rooms *room.Service
 	Store room.Store
+	Feed  edge.Feed
 }
 
 // Start runs a server until the test ends. Server logs go to t.Log.
@@ -40,14 +54,27 @@ func Start(t testing.TB, opts ...Options) *Server {
 		o = opts[0]
 	}
 	store := o.Store
+	cfg := o.Edge
 	if store == nil {
 		ms := memstore.New(o.Mem)
 		t.Cleanup(func() { ms.Close() })
 		store = ms
+		if cfg.Feed == nil {
+			cfg.Feed = ms
+		}
+	}
+	if cfg.Feed == nil {
+		t.Fatal("servertest: Options.Store needs Options.Edge.Feed")
 	}
 	o.Room.Store = store
+	if o.Seats != nil {
+		o.Room.Seats = o.Seats
+	}
 	rooms := room.New(o.Room)
-	cfg := o.Edge
+	if o.Seats != nil {
+		o.Seats.OnOrphaned(rooms.Orphaned)
+		o.Seats.OnRevived(rooms.Revived)
+	}
 	cfg.Rooms = rooms
 	if cfg.Static == nil {
 		cfg.Static = static.FS
@@ -63,7 +90,7 @@ func Start(t testing.TB, opts ...Options) *Server {
 		srv.Shutdown(ctx)
 		hs.Close()
 	})
-	return &Server{Server: hs, Edge: srv, Rooms: rooms, Store: store}
+	return &Server{Server: hs, Edge: srv, Rooms: rooms, Store: store, Feed: cfg.Feed}
 }
 
 // WSURL returns the server's WebSocket URL.

@@ -25,12 +25,16 @@ import (
 // app is left out; it plays no part in a load test.
 func serveHarness(ctx context.Context, addr, redisURL string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var store room.Store
+	var (
+		store room.Store
+		feed  edge.Feed
+		seats *redisstore.Leases
+	)
 	storeName := "memory"
 	if redisURL == "" {
 		ms := memstore.New(memstore.Options{IdleTTL: room.DefaultIdleTTL})
 		defer ms.Close()
-		store = ms
+		store, feed = ms, ms
 	} else {
 		client, err := redisstore.NewClient(redisstore.Config{URL: redisURL})
 		if err != nil {
@@ -39,11 +43,20 @@ func serveHarness(ctx context.Context, addr, redisURL string, stdout, stderr io.
 		defer client.Close()
 		rs := redisstore.New(client, redisstore.Options{IdleTTL: room.DefaultIdleTTL, Logger: logger})
 		defer rs.Close()
-		store, storeName = rs, "redis"
+		store, feed, seats, storeName = rs.Store, rs.Feed, rs.Leases, "redis"
 	}
-	rooms := room.New(room.Options{Store: store})
+	opts := room.Options{Store: store}
+	if seats != nil {
+		opts.Seats = seats
+	}
+	rooms := room.New(opts)
+	if seats != nil {
+		seats.OnOrphaned(rooms.Orphaned)
+		seats.OnRevived(rooms.Revived)
+	}
 	srv := edge.New(edge.Config{
 		Rooms:        rooms,
+		Feed:         feed,
 		Logger:       logger,
 		SocketsPerIP: 1 << 30,
 		AdmitsPerIP:  1 << 30,

@@ -295,19 +295,29 @@ func (r *redisConfig) store() redisstore.Config {
 	}
 }
 
-// openStore returns the configured room store and a function that closes it
-// (and its Redis client).
-func openStore(ctx context.Context, c *config, logger *slog.Logger) (room.Store, string, func(), error) {
+// stores is where rooms live, as the command wires it: the room store, the
+// feed of live events the edge subscribes to, and, with Redis, the
+// instance's lease and held seats.
+type stores struct {
+	rooms room.Store
+	feed  edge.Feed
+	seats *redisstore.Leases // nil with the memory store
+	name  string
+	close func() // closes them (and the Redis client)
+}
+
+// openStore returns the configured stores.
+func openStore(ctx context.Context, c *config, logger *slog.Logger) (*stores, error) {
 	if !c.redis.enabled() {
 		ms := memstore.New(memstore.Options{IdleTTL: c.roomTTL})
-		return ms, "memory", func() { ms.Close() }, nil
+		return &stores{rooms: ms, feed: ms, name: "memory", close: func() { ms.Close() }}, nil
 	}
 	// go-redis's own log lines may name Pub/Sub channels, which carry room
 	// ids; the store reports connection trouble itself, without them.
 	logging.Disable()
 	client, err := redisstore.NewClient(c.redis.store())
 	if err != nil {
-		return nil, "", nil, err
+		return nil, err
 	}
 	rs := redisstore.New(client, redisstore.Options{IdleTTL: c.roomTTL, Logger: logger, Lease: c.redis.lease})
 	// Redis may come up after us: say so, and let /readyz hold phones off
@@ -317,7 +327,7 @@ func openStore(ctx context.Context, c *config, logger *slog.Logger) (room.Store,
 		logger.Warn("redis not reachable yet; /readyz reports 503 until it is", "err", err)
 	}
 	cancel()
-	return rs, "redis", func() { rs.Close(); client.Close() }, nil
+	return &stores{rooms: rs.Store, feed: rs.Feed, seats: rs.Leases, name: "redis", close: func() { rs.Close(); client.Close() }}, nil
 }
 
 // run starts the server and serves until ctx ends, then drains. It prints one
@@ -334,21 +344,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	store, storeName, closeStore, err := openStore(ctx, c, logger)
+	st, err := openStore(ctx, c, logger)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer st.close()
 
 	m := metrics.New()
 	var pusher *push.Sender
 	if c.pushOn() {
-		if pusher, err = newPusher(ctx, c, getenv, store, logger, m); err != nil {
+		if pusher, err = newPusher(ctx, c, getenv, st.rooms, logger, m); err != nil {
 			return err
 		}
 	}
 	opts := room.Options{
-		Store:         store,
+		Store:         st.rooms,
 		RevealSize:    c.revealSize,
 		InviteTTL:     c.inviteTTL,
 		MoveTTL:       c.moveTTL,
@@ -359,7 +369,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if pusher != nil {
 		opts.Push = pusher
 	}
+	if st.seats != nil {
+		opts.Seats = st.seats
+	}
 	rooms := room.New(opts)
+	if st.seats != nil {
+		// The lease's sweep hands over the seats of instances that died,
+		// and of this one when it was taken for dead while alive.
+		st.seats.OnOrphaned(rooms.Orphaned)
+		st.seats.OnRevived(rooms.Revived)
+	}
 	if pusher != nil {
 		pctx, stopPush := context.WithCancel(context.Background())
 		pushed := make(chan struct{})
@@ -391,6 +410,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	srv := edge.New(edge.Config{
 		Rooms:        rooms,
+		Feed:         st.feed,
 		Static:       static.FS,
 		Origins:      origins,
 		Logger:       logger,
@@ -447,8 +467,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		servers, listeners = append(servers, newHTTPServer(pprofHandler(), logger)), append(listeners, pl)
 		logger.Info("pprof on", "addr", pl.Addr().String())
 	}
-	fmt.Fprintf(stdout, "softland: listening on %s://%s (%s store)\n", scheme, ln.Addr(), storeName)
-	logger.Info("listening", "addr", ln.Addr().String(), "store", storeName, "scheme", scheme)
+	fmt.Fprintf(stdout, "softland: listening on %s://%s (%s store)\n", scheme, ln.Addr(), st.name)
+	logger.Info("listening", "addr", ln.Addr().String(), "store", st.name, "scheme", scheme)
 	if hm != nil {
 		if err := hm.announce(stdout, ln.Addr(), setupLn.Addr()); err != nil {
 			for _, l := range listeners {

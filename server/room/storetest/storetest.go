@@ -23,9 +23,17 @@ import (
 // Config describes the store under test.
 type Config struct {
 	// New returns an empty store whose log keeps at least LogSize events per
-	// room. It is called once per subtest.
-	New     func(t *testing.T) room.Store
+	// room, and the feed of its live events. It is called once per subtest.
+	New     func(t *testing.T) (room.Store, Feed)
 	LogSize int
+
+	feed Feed // the subtest's
+}
+
+// Feed hands out a store's events live (edge.Feed, which this package does
+// not import).
+type Feed interface {
+	Subscribe(id string, deliver func(protocol.Event)) (cancel func())
 }
 
 // Run runs the suite.
@@ -59,7 +67,10 @@ func Run(t *testing.T, cfg Config) {
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
-			fn(t, cfg.New(t), cfg)
+			c := cfg
+			var s room.Store
+			s, c.feed = cfg.New(t)
+			fn(t, s, c)
 		})
 	}
 }
@@ -264,20 +275,20 @@ func testConcurrent(t *testing.T, s room.Store, _ Config) {
 	}
 }
 
-func testSubscribe(t *testing.T, s room.Store, _ Config) {
+func testSubscribe(t *testing.T, s room.Store, cfg Config) {
 	st := newState()
 	var mu sync.Mutex
 	var got []uint64
 	signal := make(chan struct{}, 100)
 	// Subscribing before the room exists works.
-	cancel := s.Subscribe(st.ID, func(ev protocol.Event) {
+	cancel := cfg.feed.Subscribe(st.ID, func(ev protocol.Event) {
 		mu.Lock()
 		got = append(got, ev.Offset)
 		mu.Unlock()
 		signal <- struct{}{}
 	})
 	mustOK(t, s.Create(ctx(t), st))
-	waitSubscribed(t, s, st)
+	waitSubscribed(t, cfg.feed, st)
 	_, _, err := s.Update(ctx(t), st.ID, appendEvents(3))
 	mustOK(t, err)
 	for range 3 {
@@ -301,11 +312,10 @@ func testSubscribe(t *testing.T, s room.Store, _ Config) {
 }
 
 // waitSubscribed makes sure an asynchronous subscription (a broker
-// round-trip) is live: it sends probe-free updates until one is delivered.
-// For a synchronous store it returns at once.
-func waitSubscribed(t *testing.T, s room.Store, st *room.State) {
+// round-trip) is live. For a synchronous feed it returns at once.
+func waitSubscribed(t *testing.T, f Feed, st *room.State) {
 	t.Helper()
-	if w, ok := s.(interface {
+	if w, ok := f.(interface {
 		WaitSubscribed(ctx context.Context, id string) error
 	}); ok {
 		mustOK(t, w.WaitSubscribed(ctx(t), st.ID))
@@ -328,13 +338,13 @@ func testDelete(t *testing.T, s room.Store, _ Config) {
 
 // testLogWithoutReveal: subscribers get revealed tokens, the log never keeps
 // them (room.ForLog).
-func testLogWithoutReveal(t *testing.T, s room.Store, _ Config) {
+func testLogWithoutReveal(t *testing.T, s room.Store, cfg Config) {
 	st := newState()
 	mustOK(t, s.Create(ctx(t), st))
 	got := make(chan protocol.Event, 4)
-	cancel := s.Subscribe(st.ID, func(ev protocol.Event) { got <- ev })
+	cancel := cfg.feed.Subscribe(st.ID, func(ev protocol.Event) { got <- ev })
 	defer cancel()
-	waitSubscribed(t, s, st)
+	waitSubscribed(t, cfg.feed, st)
 	_, _, err := s.Update(ctx(t), st.ID, func(st *room.State) ([]protocol.Event, error) {
 		st.Offset++
 		return []protocol.Event{{V: protocol.Version, Type: protocol.TypeEvent, Epoch: st.Epoch, Offset: st.Offset,
