@@ -849,7 +849,11 @@ func (p *phone) record(e client.Event) {
 		case protocol.KindRoundSubmitted:
 			r.submitted[e.Seat-1]++
 		case protocol.KindRoundRevealed:
-			r.reveals = append(r.reveals, revealSeen{rev: e.Rev, ids: e.Suggestions, tokens: len(e.Reveal), unknown: e.Unknown})
+			n := -1 // not a list of tokens
+			if ts, err := protocol.DecodeTokens(e.Reveal); err == nil {
+				n = len(ts)
+			}
+			r.reveals = append(r.reveals, revealSeen{rev: e.Rev, ids: e.Suggestions, tokens: n, unknown: e.Unknown})
 		case protocol.KindRoundClosed:
 			r.closed++
 			if e.Reason != protocol.ReasonClosed {
