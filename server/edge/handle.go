@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"time"
@@ -12,9 +11,14 @@ import (
 
 // handle carries out one decoded request and answers it. It runs on the
 // reader goroutine, so a phone's requests are handled one at a time, in order.
+//
+// Its store calls run under the connection's context, without a timer of
+// their own: the memory store never waits, and the Redis client bounds every
+// command itself (its read and write timeouts), with a bounded number of
+// attempts per update. A timeout context per request cost four allocations,
+// a fifth of a tap's.
 func (c *conn) handle(msg protocol.Request) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
-	defer cancel()
+	ctx := c.ctx
 	typ, id := msg.MessageType(), msg.RequestID()
 	c.s.m.Requests.WithLabelValues(typ).Inc()
 	start := time.Now()
