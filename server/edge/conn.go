@@ -613,9 +613,18 @@ func (c *conn) handleEvent(ev *protocol.Event) bool {
 	return c.writeEvent(ev)
 }
 
+// frameBufs hold events while they are written: the WebSocket copies a
+// frame before Write returns, so the buffer serves the next event at once.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+
 func (c *conn) writeEvent(ev *protocol.Event) bool {
-	b, err := protocol.Marshal(ev)
-	if err != nil || !c.writeFrame(b) {
+	buf := frameBufs.Get().(*[]byte)
+	*buf = protocol.AppendEvent((*buf)[:0], ev)
+	ok := c.writeFrame(*buf)
+	if cap(*buf) <= maxPooledBatch {
+		frameBufs.Put(buf)
+	}
+	if !ok {
 		return false
 	}
 	c.w.cursor = ev.Offset
