@@ -52,7 +52,7 @@ var _ room.Store = (*Store)(nil)
 type entry struct {
 	mu      sync.Mutex
 	st      *room.State
-	log     []protocol.Event // the last LogSize events, oldest first
+	log     eventLog // the last LogSize events (or a few more), oldest first
 	expires time.Time
 	gone    bool
 }
@@ -168,10 +168,7 @@ func (s *Store) Update(_ context.Context, id string, fn func(*room.State) ([]pro
 	e.st = next
 	e.expires = s.opt.Now().Add(s.opt.IdleTTL)
 	for _, ev := range evs {
-		e.log = append(e.log, room.ForLog(ev))
-	}
-	if over := len(e.log) - s.opt.LogSize; over > 0 {
-		e.log = append(e.log[:0:0], e.log[over:]...)
+		e.log.add(room.ForLog(ev), s.opt.LogSize)
 	}
 	s.publish(id, evs)
 	// Shared, not copied: a stored state is never changed again (the next
@@ -205,11 +202,11 @@ func (s *Store) Since(_ context.Context, id, epoch string, after uint64) ([]prot
 	if after == e.st.Offset {
 		return nil, true, nil
 	}
-	if len(e.log) == 0 || e.log[0].Offset > after+1 {
+	oldest, ok := e.log.first()
+	if !ok || oldest.Offset > after+1 {
 		return nil, false, nil
 	}
-	start := int(after + 1 - e.log[0].Offset)
-	return append([]protocol.Event(nil), e.log[start:]...), true, nil
+	return e.log.from(int(after + 1 - oldest.Offset)), true, nil
 }
 
 // Delete implements room.Store.
@@ -221,7 +218,7 @@ func (s *Store) Delete(_ context.Context, id string) error {
 	if ok {
 		e.mu.Lock()
 		e.gone = true
-		e.st, e.log = nil, nil
+		e.st, e.log = nil, eventLog{}
 		e.mu.Unlock()
 	}
 	return nil
