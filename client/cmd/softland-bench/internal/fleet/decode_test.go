@@ -83,8 +83,9 @@ func revealEvent() *protocol.Event {
 	}
 }
 
-// BenchmarkMarshalRevealEvent is one event encoding; today every socket of
-// the room encodes every event itself, so a reveal is encoded twice.
+// BenchmarkMarshalRevealEvent is one event encoding by reflection, as the
+// phones' side does; the server writes events with protocol.AppendEvent
+// (BenchmarkAppendEvent), every socket of the room for itself.
 func BenchmarkMarshalRevealEvent(b *testing.B) {
 	ev := revealEvent()
 	b.ReportAllocs()
