@@ -11,8 +11,7 @@ func TestEventLogKeepsTheNewest(t *testing.T) {
 		var l eventLog
 		for off := uint64(1); off <= 500; off++ {
 			l.add(protocol.Event{Offset: off}, keep)
-			held := int(min(off, uint64(keep)))
-			if l.n < held || l.n >= keep+logChunk {
+			if held := int(min(off, uint64(keep))); l.n != held || len(l.chunks) > keep/logChunk+2 {
 				t.Fatalf("keep %d, after %d events: holds %d", keep, off, l.n)
 			}
 			oldest, ok := l.first()

@@ -52,7 +52,7 @@ var _ room.Store = (*Store)(nil)
 type entry struct {
 	mu      sync.Mutex
 	st      *room.State
-	log     eventLog // the last LogSize events (or a few more), oldest first
+	log     eventLog // the last LogSize events, oldest first
 	expires time.Time
 	gone    bool
 }
