@@ -56,6 +56,36 @@ func (b *batchConn) hold() {
 	b.mu.Unlock()
 }
 
+// Close implements net.Conn. The WebSocket library answers a phone's close
+// frame from the reader goroutine and closes the connection right after; if
+// the writer held a batch just then, the answer went into it, behind the
+// frames before it, and they are sent first, within closeGrace (a phone
+// that just sent its close is reading). Close never waits for a write in
+// progress: one blocked on a phone that does not read ends only when the
+// connection is closed. So a batch being appended to at that very instant
+// is dropped, as unsent bytes are on any close.
+func (b *batchConn) Close() error {
+	if b.mu.TryLock() {
+		b.held = false
+		if buf := b.buf; buf != nil {
+			b.buf = nil
+			if b.Conn.SetWriteDeadline(time.Now().Add(min(b.timeout, closeGrace))) == nil {
+				b.Conn.Write(*buf)
+			}
+			recycleBatch(buf)
+		}
+		b.mu.Unlock()
+	}
+	return b.Conn.Close()
+}
+
+func recycleBatch(buf *[]byte) {
+	if cap(*buf) <= maxPooledBatch {
+		*buf = (*buf)[:0]
+		batchBufs.Put(buf)
+	}
+}
+
 // release ends the batch and writes what it holds, within timeout. An error
 // means the socket is broken: the bytes may be partly sent.
 func (b *batchConn) release() error {
@@ -67,12 +97,7 @@ func (b *batchConn) release() error {
 	}
 	buf := b.buf
 	b.buf = nil
-	defer func() {
-		if cap(*buf) <= maxPooledBatch {
-			*buf = (*buf)[:0]
-			batchBufs.Put(buf)
-		}
-	}()
+	defer recycleBatch(buf)
 	if err := b.Conn.SetWriteDeadline(time.Now().Add(b.timeout)); err != nil {
 		return err
 	}

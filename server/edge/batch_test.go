@@ -87,3 +87,65 @@ func TestBatchConnReportsAFailedWrite(t *testing.T) {
 		t.Fatal("a failed batch stayed open")
 	}
 }
+
+// closingConn is a countingConn that records its Close.
+type closingConn struct {
+	countingConn
+	closed bool
+}
+
+func (c *closingConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
+}
+
+// The WebSocket library answers a phone's close frame from the reader
+// goroutine and closes the connection right after. If the writer holds a
+// batch at that moment, the answer went into the batch: Close must send it
+// (with the frames before it) rather than drop it, or the phone sees its
+// close unanswered (1006) instead of a clean close.
+func TestBatchConnCloseSendsWhatItHolds(t *testing.T) {
+	under := &closingConn{}
+	b := &batchConn{Conn: under, timeout: time.Second}
+	b.hold()
+	b.Write([]byte("event|"))
+	b.Write([]byte("close answer"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !under.closed {
+		t.Fatal("Close did not close the connection")
+	}
+	if len(under.writes) != 1 || string(under.writes[0]) != "event|close answer" {
+		t.Fatalf("writes %q, want the held batch before the close", under.writes)
+	}
+	if b.held || b.buf != nil {
+		t.Fatal("a closed batchConn still holds a batch")
+	}
+}
+
+// Close must not wait for a write in progress: a write blocked on a phone
+// that does not read ends only when the connection is closed.
+func TestBatchConnCloseDoesNotWaitForAWrite(t *testing.T) {
+	srv, cli := net.Pipe() // cli is never read: a write on srv blocks
+	defer cli.Close()
+	b := &batchConn{Conn: srv, timeout: time.Second}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := b.Write([]byte("to a phone that does not read"))
+		wrote <- err
+	}()
+	// Wait until the write holds the lock.
+	for b.mu.TryLock() {
+		b.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err == nil {
+		t.Fatal("the blocked write succeeded after Close")
+	}
+}
