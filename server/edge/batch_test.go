@@ -2,11 +2,17 @@ package edge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // countingConn records every write that reaches the network.
@@ -148,4 +154,36 @@ func TestBatchConnCloseDoesNotWaitForAWrite(t *testing.T) {
 	if err := <-wrote; err == nil {
 		t.Fatal("the blocked write succeeded after Close")
 	}
+}
+
+// A phone that closes while the server's writer holds a batch still gets
+// its close answered: the library writes the answer into the batch from
+// the reader goroutine and closes the connection at once.
+func TestCloseAnsweredWhileABatchIsHeld(t *testing.T) {
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		hr := &hijackRecorder{ResponseWriter: w, timeout: time.Second}
+		ws, err := websocket.Accept(hr, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		hr.batch.hold() // the writer is in the middle of a batch
+		if _, _, err := ws.Read(context.Background()); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+			t.Errorf("server read: %v, want the phone's close", err)
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("the phone's close was not answered: %v", err)
+	}
+	<-done
 }
