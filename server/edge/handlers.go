@@ -134,7 +134,7 @@ type handler struct {
 
 // call is one request being handled.
 type call struct {
-	ctx   context.Context // ends with the write timeout
+	ctx   context.Context // the connection's: store calls have no timer of their own (see handle)
 	start time.Time
 	id    string // the request's id, echoed in its answer
 }
