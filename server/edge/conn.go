@@ -544,10 +544,12 @@ func (c *conn) writeAll() bool {
 			continue
 		}
 		if c.tick.Swap(false) {
-			if !c.flush() {
+			if !c.release() {
 				return false
 			}
-			if err := c.s.rooms.Tick(c.ctx, c.member.Room); err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
+			err := c.s.rooms.Tick(c.ctx, c.member.Room)
+			c.hold()
+			if err != nil && c.ctx.Err() == nil && !room.IsRefusal(err) {
 				c.s.log.Warn("round expiry failed", "room", logID(c.member.Room), "err", err)
 			}
 			continue
@@ -652,10 +654,11 @@ func (c *conn) writeEvent(ev *protocol.Event) bool {
 
 // catchUp sends every logged event after the cursor, up to the newest.
 func (c *conn) catchUp() bool {
-	if !c.flush() {
+	if !c.release() {
 		return false
 	}
 	evs, complete, err := c.s.rooms.Since(c.ctx, c.member.Room, c.w.epoch, c.w.cursor)
+	c.hold()
 	if errors.Is(err, room.ErrNotFound) {
 		// The room is gone. If it was erased, the erased event may be
 		// waiting behind this catch-up: the phone must get it (and close
@@ -692,7 +695,9 @@ func (c *conn) catchUp() bool {
 }
 
 // hold starts a batch: the frames written until release go out in one
-// write.
+// write. The writer releases before it waits on the store (catchUp, Tick)
+// and holds again after: frames ready to go, and the pings and close
+// frames other goroutines write meanwhile, must not wait for a round trip.
 func (c *conn) hold() {
 	if c.batch != nil {
 		c.batch.hold()
@@ -710,16 +715,6 @@ func (c *conn) release() bool {
 		}
 		return false
 	}
-	return true
-}
-
-// flush sends what the batch holds before the writer waits for something
-// else (the store): frames ready to go must not wait for a round trip.
-func (c *conn) flush() bool {
-	if !c.release() {
-		return false
-	}
-	c.hold()
 	return true
 }
 
