@@ -687,6 +687,7 @@ type tx struct {
 	now   int64
 	evs   []protocol.Event
 	dirty bool
+	opErr error // op's refusal, returned after the store's answer
 }
 
 // emit logs an event with the room's next offset.
@@ -745,17 +746,20 @@ func (s *Service) change(ctx context.Context, m Member, op func(*tx) error) (uin
 // refusal is returned. A member whose connection was replaced is refused
 // (ErrReplaced, or ErrMovedAway when the seat has moved to another device).
 func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(*tx) error) (*State, []protocol.Event, error) {
-	var opErr error
+	// One tx serves every attempt (a store calls fn again after losing a
+	// race) and carries op's refusal out: with the closure, it is all an
+	// update allocates here besides its events.
+	t := new(tx)
 	st, evs, err := s.store.Update(ctx, roomID, func(st *State) ([]protocol.Event, error) {
 		if st.Erased {
 			return nil, ErrNotFound
 		}
-		t := &tx{st: st, now: s.opt.Now().UnixMilli()}
+		*t = tx{st: st, now: s.opt.Now().UnixMilli()}
 		t.housekeep()
 		if m != nil && st.Seats[m.Seat-1].Gen != m.Gen {
-			opErr = ErrReplaced
+			t.opErr = ErrReplaced
 			if m.Gen < st.Seats[m.Seat-1].MovedGen {
-				opErr = ErrMovedAway // a device the seat moved away from
+				t.opErr = ErrMovedAway // a device the seat moved away from
 			}
 		} else {
 			if m != nil {
@@ -766,10 +770,10 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 					t.dirty = true
 				}
 			}
-			opErr = op(t)
+			t.opErr = op(t)
 		}
-		if opErr != nil && len(t.evs) == 0 && !t.dirty {
-			return nil, opErr
+		if t.opErr != nil && len(t.evs) == 0 && !t.dirty {
+			return nil, t.opErr
 		}
 		if len(t.evs) == 0 && !t.dirty {
 			return nil, ErrUnchanged
@@ -782,7 +786,7 @@ func (s *Service) update(ctx context.Context, roomID string, m *Member, op func(
 	if len(evs) > 0 && s.opt.Push != nil {
 		s.opt.Push.Committed(st, evs)
 	}
-	return st, evs, opErr
+	return st, evs, t.opErr
 }
 
 // newToken returns 32 random bytes in base64url and their hashKey: a device
