@@ -425,13 +425,34 @@ func (f *Feed) onSubscription(pc *pubsubConn, m *redis.Subscription) {
 	}
 }
 
+// seen reports whether a wake-up ending at offset last brings nothing the
+// room's group here lacks: no group, or its subscribers have had every event
+// up to last and its cached state is not behind. The full path would then
+// deliver nothing and keep the cache, so the events need no decoding.
+func (f *Feed) seen(id string, last uint64) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.groups[id]
+	return g == nil || (g.known && last <= g.last && (g.state == nil || last <= g.state.Offset))
+}
+
 func (f *Feed) onMessage(m *redis.Message) {
 	id, ok := roomOfChannel(m.Channel)
 	if !ok {
 		return
 	}
+	last, payload, ok := parseWakeUp(m.Payload)
+	if !ok {
+		f.log.Warn("redis wake-up message is not an offset and a list of events")
+		return
+	}
+	if last > 0 && f.seen(id, last) {
+		// Nothing new: usually this instance's own commit, whose events
+		// its subscribers already have (committed). Not decoded at all.
+		return
+	}
 	var evs []protocol.Event
-	if err := json.Unmarshal([]byte(m.Payload), &evs); err != nil || len(evs) == 0 {
+	if err := json.Unmarshal([]byte(payload), &evs); err != nil || len(evs) == 0 {
 		f.log.Warn("redis wake-up message is not a list of events")
 		return
 	}

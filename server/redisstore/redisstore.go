@@ -271,8 +271,8 @@ return tonumber(string.match(r[1][1], '^(%d+)'))
 
 // commitSrc is Update's compare-and-set. It commits only if the stored
 // state's version is still ARGV[1]: it saves the new state, appends each event
-// to the log under its offset, refreshes both TTLs and publishes the events as
-// one JSON array on the wake channel. It returns 1 when it committed, 0 when
+// to the log under its offset, refreshes both TTLs and publishes the wake-up
+// on the wake channel. It returns 1 when it committed, 0 when
 // another writer was first, -1 when the room is gone.
 //
 // The version is read with an anchored pattern over the prefix Go's encoder
@@ -280,8 +280,8 @@ return tonumber(string.match(r[1][1], '^(%d+)'))
 // the state; should the layout ever change, cjson decodes the whole value.
 //
 // KEYS: state, log. ARGV: version read, new state, TTL (ms), log size,
-// channel, the events whole as one JSON array (the wake-up), then pairs of
-// stream id and the event as the log keeps it.
+// channel, the wake-up (wakeUp: the last offset, then the events whole as
+// one JSON array), then pairs of stream id and the event as the log keeps it.
 const commitSrc = `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -494,10 +494,11 @@ func (s *Store) commit(ctx context.Context, cur, next *room.State, evs []protoco
 	if err != nil {
 		return nil, nil, err
 	}
-	wake, err := json.Marshal(evs)
+	events, err := json.Marshal(evs)
 	if err != nil {
 		return nil, nil, err
 	}
+	wake := wakeUp(next.Offset, events)
 	args := make([]any, 0, 6+2*len(evs))
 	args = append(args, cur.Version, b, s.ttl(), s.opt.LogSize, wakeChannel(next.ID), wake)
 	for _, ev := range evs {
@@ -653,4 +654,31 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("redisstore: ping: %w", err)
 	}
 	return nil
+}
+
+// wakeUp is a commit's message on the wake channel: the room's offset after
+// the commit, a colon, then the events whole as one JSON array. The offset
+// comes first so that a Feed that already has every event up to it (the
+// committing instance, which delivered them at once) skips the message
+// without decoding it.
+func wakeUp(last uint64, events []byte) []byte {
+	b := make([]byte, 0, 21+len(events))
+	b = strconv.AppendUint(b, last, 10)
+	b = append(b, ':')
+	return append(b, events...)
+}
+
+// parseWakeUp splits a wake-up into its offset and its events' JSON. A
+// bare JSON array, as instances of the previous release publish it, has
+// last 0 (no commit with events ends at offset 0): it is decoded whole.
+func parseWakeUp(msg string) (last uint64, events string, ok bool) {
+	if strings.HasPrefix(msg, "[") {
+		return 0, msg, true
+	}
+	n, events, found := strings.Cut(msg, ":")
+	if !found {
+		return 0, "", false
+	}
+	last, err := strconv.ParseUint(n, 10, 64)
+	return last, events, err == nil
 }
