@@ -28,12 +28,9 @@ type batchConn struct {
 	buf  *[]byte // pooled; non-nil only while a batch holds bytes
 }
 
-// batchBufs holds the buffers of batches in flight. A batch is a few frames
-// of at most a few KB; an unusually large one (a welcome with a long replay)
-// is not kept.
-var batchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
-
-const maxPooledBatch = 64 << 10
+// batchBufs holds the buffers of batches in flight: a few frames of at
+// most a few KB.
+var batchBufs = bufPool{size: 8 << 10, max: 64 << 10}
 
 // Write implements net.Conn: inside a batch it only appends.
 func (b *batchConn) Write(p []byte) (int, error) {
@@ -43,7 +40,7 @@ func (b *batchConn) Write(p []byte) (int, error) {
 		return b.Conn.Write(p)
 	}
 	if b.buf == nil {
-		b.buf = batchBufs.Get().(*[]byte)
+		b.buf = batchBufs.get()
 	}
 	*b.buf = append(*b.buf, p...)
 	return len(p), nil
@@ -66,24 +63,10 @@ func (b *batchConn) hold() {
 // is dropped, as unsent bytes are on any close.
 func (b *batchConn) Close() error {
 	if b.mu.TryLock() {
-		b.held = false
-		if buf := b.buf; buf != nil {
-			b.buf = nil
-			if b.Conn.SetWriteDeadline(time.Now().Add(min(b.timeout, closeGrace))) == nil {
-				b.Conn.Write(*buf)
-			}
-			recycleBatch(buf)
-		}
+		b.sendLocked(min(b.timeout, closeGrace))
 		b.mu.Unlock()
 	}
 	return b.Conn.Close()
-}
-
-func recycleBatch(buf *[]byte) {
-	if cap(*buf) <= maxPooledBatch {
-		*buf = (*buf)[:0]
-		batchBufs.Put(buf)
-	}
 }
 
 // release ends the batch and writes what it holds, within timeout. An error
@@ -91,20 +74,27 @@ func recycleBatch(buf *[]byte) {
 func (b *batchConn) release() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.held = false
-	if b.buf == nil {
-		return nil
-	}
-	buf := b.buf
-	b.buf = nil
-	defer recycleBatch(buf)
-	if err := b.Conn.SetWriteDeadline(time.Now().Add(b.timeout)); err != nil {
-		return err
-	}
-	if _, err := b.Conn.Write(*buf); err != nil {
+	if sent, err := b.sendLocked(b.timeout); !sent || err != nil {
 		return err
 	}
 	// The close handshake writes outside batches, bounded by its own
 	// context: no deadline may be left behind for it.
 	return b.Conn.SetWriteDeadline(time.Time{})
+}
+
+// sendLocked ends the batch and writes what it holds within timeout; sent
+// is false when it held nothing. b.mu must be held.
+func (b *batchConn) sendLocked(timeout time.Duration) (sent bool, err error) {
+	b.held = false
+	buf := b.buf
+	if buf == nil {
+		return false, nil
+	}
+	b.buf = nil
+	defer batchBufs.put(buf)
+	if err := b.Conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+		return true, err
+	}
+	_, err = b.Conn.Write(*buf)
+	return true, err
 }

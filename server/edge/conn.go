@@ -252,9 +252,9 @@ func (c *conn) run() {
 func (c *conn) read() websocket.StatusCode {
 	strikes := 0
 	var buf *[]byte // the message being handled; returned before waiting for the next
-	defer func() { putReadBuf(buf) }()
+	defer func() { readBufs.put(buf) }()
 	for {
-		putReadBuf(buf)
+		readBufs.put(buf)
 		buf = nil
 		typ, b, err := c.readMessage()
 		if err != nil {
@@ -302,26 +302,19 @@ func (c *conn) read() websocket.StatusCode {
 // readBufs holds the buffers messages are read into. A frame is decoded
 // into copies before the next one is read (protocol.DecodeRequest keeps no
 // part of it), so a socket holds a buffer only from a message's first frame
-// until it has been handled, never while it waits; one too large to keep is
-// dropped.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+// until it has been handled, never while it waits.
+var readBufs = bufPool{size: 4 << 10, max: protocol.MaxFrameBytes + 1}
 
-func putReadBuf(b *[]byte) {
-	if b != nil && cap(*b) <= protocol.MaxFrameBytes+1 {
-		*b = (*b)[:0]
-		readBufs.Put(b)
-	}
-}
-
-// readMessage reads the next message into buf, as ws.Read would into a
-// new slice, so reading costs no allocation once buf has grown to the
-// socket's largest message.
+// readMessage reads the next message into a buffer from readBufs, as
+// ws.Read would into a new slice, so reading costs no allocation once the
+// pool's buffers have grown to the messages' size. The caller puts the
+// buffer back.
 func (c *conn) readMessage() (websocket.MessageType, *[]byte, error) {
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
 		return 0, nil, err
 	}
-	buf := readBufs.Get().(*[]byte)
+	buf := readBufs.get()
 	b := (*buf)[:0]
 	for {
 		if len(b) == cap(b) {
@@ -334,7 +327,7 @@ func (c *conn) readMessage() (websocket.MessageType, *[]byte, error) {
 			return typ, buf, nil
 		}
 		if err != nil {
-			putReadBuf(buf)
+			readBufs.put(buf)
 			return 0, nil, err
 		}
 	}
@@ -617,15 +610,13 @@ func (c *conn) handleEvent(ev *protocol.Event) bool {
 
 // frameBufs hold events while they are written: the WebSocket copies a
 // frame before Write returns, so the buffer serves the next event at once.
-var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1<<10); return &b }}
+var frameBufs = bufPool{size: 1 << 10, max: 64 << 10}
 
 func (c *conn) writeEvent(ev *protocol.Event) bool {
-	buf := frameBufs.Get().(*[]byte)
-	*buf = protocol.AppendEvent((*buf)[:0], ev)
+	buf := frameBufs.get()
+	*buf = protocol.AppendEvent(*buf, ev)
 	ok := c.writeFrame(*buf)
-	if cap(*buf) <= maxPooledBatch {
-		frameBufs.Put(buf)
-	}
+	frameBufs.put(buf)
 	if !ok {
 		return false
 	}
