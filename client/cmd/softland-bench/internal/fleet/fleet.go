@@ -25,6 +25,7 @@ import (
 	"github.com/coder/websocket"
 
 	"softland/client/cmd/softland-bench/internal/floor"
+	"softland/client/cmd/softland-bench/internal/report"
 	"softland/client/cmd/softland-bench/internal/setup"
 	"softland/client/keys"
 	"softland/server/protocol"
@@ -897,24 +898,12 @@ func (f *Fleet) close() {
 	f.readers.Wait()
 }
 
-// errorKind shortens an error to its kind, without addresses or ports, so
-// the report can group them.
+// errorKind is report.ErrorKind, or else the start of the error's text.
 func errorKind(err error) string {
-	var ce websocket.CloseError
-	switch {
-	case errors.As(err, &ce):
-		return "closed " + strconv.Itoa(int(ce.Code))
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, net.ErrClosed):
-		return "closed"
+	if k, ok := report.ErrorKind(err); ok {
+		return k
 	}
 	s := err.Error()
-	for _, k := range []string{"429", "503", "403", "connection refused", "connection reset", "EOF", "too many open files", "cannot assign requested address"} {
-		if strings.Contains(s, k) {
-			return k
-		}
-	}
 	if len(s) > 80 {
 		s = s[:80]
 	}

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"softland/client/cmd/softland-bench/internal/report"
 	"softland/client/cmd/softland-bench/internal/setup"
 )
 
@@ -550,22 +550,10 @@ func (f *Fleet) Results() *Results {
 	return r
 }
 
-// kind shortens an error to its kind, without addresses or ports.
+// kind is report.ErrorKind, or "other".
 func kind(err error) string {
-	var ce websocket.CloseError
-	switch {
-	case errors.As(err, &ce):
-		return "closed " + strconv.Itoa(int(ce.Code))
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, net.ErrClosed):
-		return "closed"
-	}
-	s := err.Error()
-	for _, k := range []string{"connection refused", "connection reset", "EOF", "too many open files", "cannot assign requested address"} {
-		if strings.Contains(s, k) {
-			return k
-		}
+	if k, ok := report.ErrorKind(err); ok {
+		return k
 	}
 	return "other"
 }
