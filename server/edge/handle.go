@@ -124,10 +124,14 @@ func (c *conn) ack(id, round string) { c.ackAfter(id, round, 0) }
 // ackAfter queues an ack that the writer holds back until the phone has been
 // sent every event up to offset.
 func (c *conn) ackAfter(id, round string, offset uint64) {
-	// Every request that succeeds is acked: encoded without reflection,
-	// into one allocation that fits an ack with an id and a round.
-	a := protocol.Ack{Header: protocol.Header{ID: id}, Round: round, Offset: offset}
-	c.queue(&outItem{frame: protocol.AppendAck(make([]byte, 0, 160), &a), after: offset})
+	c.sendAck(&protocol.Ack{Header: protocol.Header{ID: id}, Round: round, Offset: offset}, offset)
+}
+
+// sendAck queues a, held back like ackAfter's. Every request that succeeds
+// is acked: encoded without reflection, into one allocation that fits an
+// ack with an id and a round (a code makes it grow once).
+func (c *conn) sendAck(a *protocol.Ack, offset uint64) {
+	c.queue(&outItem{frame: protocol.AppendAck(make([]byte, 0, 160), a), after: offset})
 }
 
 // refuse answers a request with an error frame. Refusals carry their own

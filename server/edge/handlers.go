@@ -100,7 +100,7 @@ var handlers = map[string]handler{
 		}
 		// The code goes to this socket once, in the ack; it is never
 		// logged, and the server keeps only its hash.
-		c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: k.id}, Offset: mc.Offset, Move: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
+		c.sendAck(&protocol.Ack{Header: protocol.Header{ID: k.id}, Offset: mc.Offset, Move: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
 		return result{answered: true}
 	}),
 	protocol.TypeReplaceCancel: inRoom(func(c *conn, k call, _ *protocol.ReplaceCancel) result {
@@ -112,7 +112,7 @@ var handlers = map[string]handler{
 			return result{err: err}
 		}
 		// Like a move code: once, in the ack, never logged.
-		c.sendAfter(&protocol.Ack{Header: protocol.Header{ID: k.id}, Offset: mc.Offset, Replace: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
+		c.sendAck(&protocol.Ack{Header: protocol.Header{ID: k.id}, Offset: mc.Offset, Replace: mc.Code, ExpiresAt: mc.ExpiresAt}, mc.Offset)
 		return result{answered: true}
 	}),
 	protocol.TypeErase: inRoom(func(c *conn, k call, _ *protocol.Erase) result {
